@@ -1,0 +1,70 @@
+package infra
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// NextNetwork returns the network of the same size that immediately follows
+// p, which is what the upstream guide computes with `sipcalc -n 2` to place
+// the peer-pod subnet next to the cluster subnet. It fails when p is not a
+// masked IPv4 prefix or when no such network exists (p is the last one).
+func NextNetwork(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%v is not an IPv4 network", p)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%v has host bits set; the network is %v", p, p.Masked())
+	}
+	bits := p.Bits()
+	if bits == 0 {
+		return netip.Prefix{}, fmt.Errorf("%v covers the whole IPv4 space; there is no next network", p)
+	}
+	a := p.Addr().As4()
+	start := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	size := uint32(1) << (32 - bits)
+	next := start + size
+	if next < start || next == 0 {
+		return netip.Prefix{}, fmt.Errorf("%v is the last /%d network; there is no next network of the same size", p, bits)
+	}
+	addr := netip.AddrFrom4([4]byte{byte(next >> 24), byte(next >> 16), byte(next >> 8), byte(next)})
+	return netip.PrefixFrom(addr, bits), nil
+}
+
+// Overlaps reports whether two prefixes share at least one address.
+func Overlaps(a, b netip.Prefix) bool {
+	return a.Overlaps(b)
+}
+
+// Contains reports whether inner lies entirely inside outer.
+func Contains(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+// ContainedInAny reports whether inner lies entirely inside one of the
+// prefixes of an address space.
+func ContainedInAny(space []netip.Prefix, inner netip.Prefix) bool {
+	for _, outer := range space {
+		if Contains(outer, inner) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseNetwork parses an IPv4 CIDR that must already be masked: Azure
+// rejects subnets whose address has host bits set, and a silent fix-up would
+// hide a typo from the user.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.224.0.0/16", s)
+	}
+	if !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 CIDR; Azure subnets here need IPv4, such as 10.224.0.0/16", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %v?", s, p.Masked())
+	}
+	return p, nil
+}

@@ -1,0 +1,215 @@
+package infra
+
+import (
+	"encoding/base64"
+	"fmt"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/containerservice/v2"
+	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v2"
+	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// WorkerNodeLabel is the label the CAA DaemonSet selects nodes by; the
+// guide sets it on the node pool with `--labels node.kubernetes.io/worker=`.
+const WorkerNodeLabel = "node.kubernetes.io/worker"
+
+// ExistingResourceGroup is a resource group the user owns. The stack uses
+// it but never creates or deletes it.
+type ExistingResourceGroup struct {
+	Name string
+	ID   string
+}
+
+// ClusterArgs configures the AKS cluster and its resource group.
+type ClusterArgs struct {
+	// ExistingResourceGroup, when set, is used instead of creating ResourceGroupName.
+	ExistingResourceGroup *ExistingResourceGroup
+	// ResourceGroupName is the group to create when ExistingResourceGroup is nil.
+	ResourceGroupName pulumi.StringInput
+	Location          pulumi.StringInput
+	ClusterName       pulumi.StringInput
+	// KubernetesVersion is major.minor, or nil for the AKS default.
+	KubernetesVersion pulumi.StringPtrInput
+	NodeCount         pulumi.IntInput
+	NodeVMSize        pulumi.StringInput
+	AdminUsername     pulumi.StringInput
+	SSHPublicKey      pulumi.StringInput
+	// NodeSubnetID is the subnet the nodes go in. It must resolve only once
+	// the control-plane identity may use the subnet (see PeerPodNetwork).
+	NodeSubnetID      pulumi.StringInput
+	NetworkPlugin     pulumi.StringInput
+	NetworkPluginMode pulumi.StringPtrInput
+	PodCIDR           pulumi.StringPtrInput
+	Tags              pulumi.StringMapInput
+}
+
+// Cluster is the resource group, the AKS cluster with OIDC issuer and
+// workload identity, its kubeconfig and a Kubernetes provider for it.
+type Cluster struct {
+	pulumi.ResourceState
+
+	ResourceGroupName pulumi.StringOutput `pulumi:"resourceGroupName"`
+	ResourceGroupID   pulumi.StringOutput `pulumi:"resourceGroupId"`
+	ClusterName       pulumi.StringOutput `pulumi:"clusterName"`
+	NodeResourceGroup pulumi.StringOutput `pulumi:"nodeResourceGroup"`
+	OIDCIssuerURL     pulumi.StringOutput `pulumi:"oidcIssuerUrl"`
+	// ControlPlanePrincipalID is the identity AKS acts as on the node subnet.
+	ControlPlanePrincipalID pulumi.StringOutput `pulumi:"controlPlanePrincipalId"`
+	// Kubeconfig is the user kubeconfig; always a secret.
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
+
+	// ManagedCluster is the AKS resource, for dependency edges.
+	ManagedCluster *containerservice.ManagedCluster
+	// Provider talks to the cluster; every Kubernetes resource uses it.
+	Provider *kubernetes.Provider
+}
+
+// NewCluster creates (or looks up) the resource group, a user-assigned
+// control-plane identity and the AKS cluster as the guide's `az aks create`
+// does, then builds the kubeconfig and a Kubernetes provider from it.
+func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	if args == nil || args.ClusterName == nil || args.Location == nil || args.NodeSubnetID == nil || args.SSHPublicKey == nil {
+		return nil, fmt.Errorf("cluster %q: ClusterName, Location, NodeSubnetID and SSHPublicKey are required", name)
+	}
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource("caa-azure:infra:Cluster", name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+
+	if rg := args.ExistingResourceGroup; rg != nil {
+		// A looked-up group is only referenced, never a resource of this
+		// stack, so `pulumi destroy` cannot delete it.
+		c.ResourceGroupName = pulumi.String(rg.Name).ToStringOutput()
+		c.ResourceGroupID = pulumi.String(rg.ID).ToStringOutput()
+	} else {
+		if args.ResourceGroupName == nil {
+			return nil, fmt.Errorf("cluster %q: ResourceGroupName is required when no existing group is given", name)
+		}
+		group, err := resources.NewResourceGroup(ctx, name+"-rg", &resources.ResourceGroupArgs{
+			ResourceGroupName: args.ResourceGroupName,
+			Location:          args.Location,
+			Tags:              args.Tags,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating resource group: %w", err)
+		}
+		c.ResourceGroupName = group.Name
+		c.ResourceGroupID = group.ID().ToStringOutput()
+	}
+
+	clusterName := args.ClusterName.ToStringOutput()
+	// A user-assigned identity exists before the cluster, so it can be
+	// granted rights on the node subnet first; a system-assigned one only
+	// exists after AKS has already needed them.
+	controlPlane, err := managedidentity.NewUserAssignedIdentity(ctx, name+"-control-plane", &managedidentity.UserAssignedIdentityArgs{
+		ResourceGroupName: c.ResourceGroupName,
+		Location:          args.Location,
+		ResourceName:      clusterName.ApplyT(ControlPlaneIdentityName).(pulumi.StringOutput),
+		Tags:              args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating the control-plane identity: %w", err)
+	}
+	c.ControlPlanePrincipalID = controlPlane.PrincipalId
+
+	nodeResourceGroup := c.ResourceGroupName.ApplyT(NodeResourceGroupName).(pulumi.StringOutput)
+	aks, err := containerservice.NewManagedCluster(ctx, name+"-aks", &containerservice.ManagedClusterArgs{
+		ResourceGroupName: c.ResourceGroupName,
+		Location:          args.Location,
+		ResourceName:      clusterName,
+		DnsPrefix:         clusterName.ApplyT(DNSPrefix).(pulumi.StringOutput),
+		KubernetesVersion: args.KubernetesVersion,
+		NodeResourceGroup: nodeResourceGroup,
+		Identity: &containerservice.ManagedClusterIdentityArgs{
+			Type:                   containerservice.ResourceIdentityTypeUserAssigned,
+			UserAssignedIdentities: pulumi.StringArray{controlPlane.ID().ToStringOutput()},
+		},
+		AgentPoolProfiles: containerservice.ManagedClusterAgentPoolProfileArray{
+			&containerservice.ManagedClusterAgentPoolProfileArgs{
+				Name:         pulumi.String("system"),
+				Mode:         containerservice.AgentPoolModeSystem,
+				Count:        args.NodeCount,
+				VmSize:       args.NodeVMSize,
+				OsType:       containerservice.OSTypeLinux,
+				OsSKU:        containerservice.OSSKUUbuntu,
+				Type:         containerservice.AgentPoolTypeVirtualMachineScaleSets,
+				NodeLabels:   pulumi.StringMap{WorkerNodeLabel: pulumi.String("")},
+				VnetSubnetID: args.NodeSubnetID,
+			},
+		},
+		LinuxProfile: &containerservice.ContainerServiceLinuxProfileArgs{
+			AdminUsername: args.AdminUsername,
+			Ssh: containerservice.ContainerServiceSshConfigurationArgs{
+				PublicKeys: containerservice.ContainerServiceSshPublicKeyArray{
+					containerservice.ContainerServiceSshPublicKeyArgs{KeyData: args.SSHPublicKey},
+				},
+			},
+		},
+		NetworkProfile: &containerservice.ContainerServiceNetworkProfileArgs{
+			NetworkPlugin:     args.NetworkPlugin,
+			NetworkPluginMode: args.NetworkPluginMode,
+			PodCidr:           args.PodCIDR,
+		},
+		OidcIssuerProfile: &containerservice.ManagedClusterOIDCIssuerProfileArgs{Enabled: pulumi.Bool(true)},
+		SecurityProfile: &containerservice.ManagedClusterSecurityProfileArgs{
+			WorkloadIdentity: &containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs{Enabled: pulumi.Bool(true)},
+		},
+		Tags: args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating the AKS cluster: %w", err)
+	}
+	c.ManagedCluster = aks
+	c.ClusterName = aks.Name
+	c.NodeResourceGroup = aks.NodeResourceGroup.Elem()
+	c.OIDCIssuerURL = aks.OidcIssuerProfile.IssuerURL().Elem()
+
+	creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, containerservice.ListManagedClusterUserCredentialsOutputArgs{
+		ResourceGroupName: c.ResourceGroupName,
+		ResourceName:      aks.Name,
+	}, parent)
+	c.Kubeconfig = pulumi.ToSecret(creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(DecodeKubeconfig)).(pulumi.StringOutput)
+
+	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: c.Kubeconfig,
+		// Only a new cluster (a new ARM id) replaces the provider; a
+		// refreshed kubeconfig is an update, not a replace of every object.
+		ClusterIdentifier: aks.ID().ToStringOutput(),
+		// A cluster deleted by hand must not block `pulumi destroy`.
+		DeleteUnreachable: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kubernetes provider: %w", err)
+	}
+	c.Provider = provider
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"resourceGroupName":       c.ResourceGroupName,
+		"resourceGroupId":         c.ResourceGroupID,
+		"clusterName":             c.ClusterName,
+		"nodeResourceGroup":       c.NodeResourceGroup,
+		"oidcIssuerUrl":           c.OIDCIssuerURL,
+		"controlPlanePrincipalId": c.ControlPlanePrincipalID,
+		"kubeconfig":              c.Kubeconfig,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DecodeKubeconfig decodes the base64 kubeconfig AKS returns. An empty or
+// undecodable value is an error: a provider built from it would fail later
+// with a far less helpful message.
+func DecodeKubeconfig(b64 string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", fmt.Errorf("the kubeconfig AKS returned is not base64: %w", err)
+	}
+	if len(raw) == 0 {
+		return "", fmt.Errorf("AKS returned an empty kubeconfig")
+	}
+	return string(raw), nil
+}

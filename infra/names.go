@@ -1,0 +1,135 @@
+package infra
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// SuffixLength is the length of the per-stack random suffix that makes the
+// generated names unique; six lowercase letters or digits keep every derived
+// name well inside Azure's limits.
+const SuffixLength = 6
+
+// Azure naming limits, from "Naming rules and restrictions for Azure
+// resources" (Microsoft.Resources, Microsoft.ContainerService).
+const (
+	maxResourceGroupName     = 90
+	maxNodeResourceGroupName = 80
+	maxClusterName           = 63
+	maxDNSPrefix             = 54
+	maxAdminUsername         = 32
+)
+
+// GeneratedResourceGroupName is the name of the resource group the stack
+// creates when the user names none.
+func GeneratedResourceGroupName(suffix string) string { return "caa-rg-" + suffix }
+
+// GeneratedClusterName is the AKS name used when the user names none.
+func GeneratedClusterName(suffix string) string { return "caa-" + suffix }
+
+// NodeResourceGroupName is the group AKS creates for the cluster's own
+// infrastructure; a predictable name (instead of AKS's MC_*) lets users and
+// the guide's `az` commands find it.
+func NodeResourceGroupName(resourceGroup string) string { return resourceGroup + "-aks" }
+
+var (
+	resourceGroupPattern = regexp.MustCompile(`^[-\w.()]+$`)
+	clusterNamePattern   = regexp.MustCompile(`^[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+	adminUserPattern     = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9_]*$`)
+	nonDNS               = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
+)
+
+// ValidateResourceGroupName checks a resource group name against Azure's
+// rules and against the room needed for the derived node resource group.
+func ValidateResourceGroupName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("is empty")
+	case !resourceGroupPattern.MatchString(name):
+		return fmt.Errorf("%q has characters Azure does not allow; use letters, digits, '-', '_', '.', '(' and ')'", name)
+	case strings.HasSuffix(name, "."):
+		return fmt.Errorf("%q ends with '.', which Azure does not allow", name)
+	case len(name) > maxResourceGroupName:
+		return fmt.Errorf("%q is %d characters; Azure allows at most %d", name, len(name), maxResourceGroupName)
+	case len(NodeResourceGroupName(name)) > maxNodeResourceGroupName:
+		return fmt.Errorf("%q is %d characters; the node resource group %q would exceed Azure's %d, so use at most %d",
+			name, len(name), NodeResourceGroupName(name), maxNodeResourceGroupName, maxNodeResourceGroupName-len("-aks"))
+	}
+	return nil
+}
+
+// ValidateClusterName checks an AKS cluster name.
+func ValidateClusterName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("is empty")
+	case len(name) > maxClusterName:
+		return fmt.Errorf("%q is %d characters; AKS allows at most %d", name, len(name), maxClusterName)
+	case !clusterNamePattern.MatchString(name):
+		return fmt.Errorf("%q is not a valid AKS name; use letters, digits, '-' and '_', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidateAdminUsername checks the Linux admin user of the worker nodes.
+func ValidateAdminUsername(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("is empty")
+	case len(name) > maxAdminUsername:
+		return fmt.Errorf("%q is %d characters; at most %d are allowed", name, len(name), maxAdminUsername)
+	case !adminUserPattern.MatchString(name):
+		return fmt.Errorf("%q is not a valid Linux user name; start with a letter, then letters, digits, '-' or '_'", name)
+	case name == "root":
+		return fmt.Errorf("%q is reserved; pick another name such as azuser", name)
+	}
+	return nil
+}
+
+// DNSPrefix derives the AKS DNS prefix from the cluster name: the prefix
+// allows only letters, digits and '-', at most 54 characters, starting and
+// ending with a letter or digit.
+func DNSPrefix(clusterName string) string {
+	p := nonDNS.ReplaceAllString(clusterName, "-")
+	if len(p) > maxDNSPrefix {
+		p = p[:maxDNSPrefix]
+	}
+	p = strings.Trim(p, "-")
+	if p == "" {
+		return "caa"
+	}
+	return p
+}
+
+const maxSubnetName = 80
+
+// VirtualNetworkName names the VNet the stack creates. Every name below
+// derives from the cluster name so that one stack's resources sort together
+// in the portal and in `az` listings.
+func VirtualNetworkName(cluster string) string { return cluster + "-vnet" }
+
+// NatGatewayName names the pod VMs' NAT gateway.
+func NatGatewayName(cluster string) string { return cluster + "-peerpod-nat" }
+
+// NatPublicIPName names the NAT gateway's static public IP.
+func NatPublicIPName(cluster string) string { return cluster + "-peerpod-nat-ip" }
+
+// ControlPlaneIdentityName names the AKS control plane's identity.
+func ControlPlaneIdentityName(cluster string) string { return cluster + "-control-plane" }
+
+// CAAIdentityName names the cloud-api-adaptor's workload identity.
+func CAAIdentityName(cluster string) string { return cluster + "-caa" }
+
+// NodeSubnetName is the node subnet in a VNet the stack creates.
+const NodeSubnetName = "nodes"
+
+// PeerPodSubnetName names the pod-VM subnet. It carries the stack name so
+// that several stacks can share one existing VNet.
+func PeerPodSubnetName(stack string) string {
+	n := "caa-peerpods-" + stack
+	if len(n) > maxSubnetName {
+		n = n[:maxSubnetName]
+	}
+	return strings.TrimRight(n, ".")
+}

@@ -1,0 +1,96 @@
+package infra
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGeneratedNames(t *testing.T) {
+	if got := GeneratedResourceGroupName("a1b2c3"); got != "caa-rg-a1b2c3" {
+		t.Errorf("resource group = %s", got)
+	}
+	if got := GeneratedClusterName("a1b2c3"); got != "caa-a1b2c3" {
+		t.Errorf("cluster = %s", got)
+	}
+	if got := NodeResourceGroupName("caa-rg-a1b2c3"); got != "caa-rg-a1b2c3-aks" {
+		t.Errorf("node resource group = %s", got)
+	}
+	for _, n := range []string{GeneratedResourceGroupName("zzzzzz")} {
+		if err := ValidateResourceGroupName(n); err != nil {
+			t.Errorf("generated name %s fails its own validation: %v", n, err)
+		}
+	}
+	if err := ValidateClusterName(GeneratedClusterName("0a9z8y")); err != nil {
+		t.Errorf("generated cluster name fails validation: %v", err)
+	}
+	if got := PeerPodSubnetName("snp"); got != "caa-peerpods-snp" {
+		t.Errorf("peer-pod subnet = %s", got)
+	}
+	if got := PeerPodSubnetName(strings.Repeat("s", 100)); len(got) != 80 {
+		t.Errorf("peer-pod subnet name not cut to 80: %d", len(got))
+	}
+}
+
+func TestValidateNames(t *testing.T) {
+	cases := []struct {
+		name  string
+		check func(string) error
+		in    string
+		want  string
+	}{
+		{"rg ok", ValidateResourceGroupName, "my.group_(1)-x", ""},
+		{"rg empty", ValidateResourceGroupName, "", "empty"},
+		{"rg space", ValidateResourceGroupName, "my group", "characters"},
+		{"rg dot", ValidateResourceGroupName, "group.", "ends with '.'"},
+		{"rg long", ValidateResourceGroupName, strings.Repeat("g", 91), "at most 90"},
+		{"rg node group", ValidateResourceGroupName, strings.Repeat("g", 77), "at most 76"},
+		{"cluster ok", ValidateClusterName, "my_cluster-1", ""},
+		{"cluster dash end", ValidateClusterName, "cluster-", "not a valid AKS name"},
+		{"cluster long", ValidateClusterName, strings.Repeat("c", 64), "at most 63"},
+		{"cluster dot", ValidateClusterName, "a.b", "not a valid AKS name"},
+		{"user ok", ValidateAdminUsername, "azuser", ""},
+		{"user digit", ValidateAdminUsername, "1user", "not a valid Linux user name"},
+		{"user root", ValidateAdminUsername, "root", "reserved"},
+		{"user long", ValidateAdminUsername, strings.Repeat("u", 33), "at most 32"},
+	}
+	for _, c := range cases {
+		err := c.check(c.in)
+		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %q → %v, want %q", c.name, c.in, err, c.want)
+		}
+	}
+}
+
+func TestDNSPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"caa-abc123":                   "caa-abc123",
+		"my_cluster":                   "my-cluster",
+		"_x_":                          "x",
+		"___":                          "caa",
+		strings.Repeat("a", 63):        strings.Repeat("a", 54),
+		strings.Repeat("a", 53) + "_b": strings.Repeat("a", 53),
+	} {
+		if got := DNSPrefix(in); got != want {
+			t.Errorf("DNSPrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRoleDefinitionID(t *testing.T) {
+	got := RoleDefinitionID("sub", RoleReader)
+	if got != "/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestDecodeKubeconfig(t *testing.T) {
+	if got, err := DecodeKubeconfig("YXBpVmVyc2lvbjogdjE="); err != nil || got != "apiVersion: v1" {
+		t.Errorf("got %q, %v", got, err)
+	}
+	if _, err := DecodeKubeconfig("not base64!"); err == nil {
+		t.Error("invalid base64 must be an error")
+	}
+	if _, err := DecodeKubeconfig(""); err == nil {
+		t.Error("an empty kubeconfig must be an error")
+	}
+}

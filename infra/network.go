@@ -1,0 +1,192 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
+	"github.com/pulumi/pulumi-azure-native-sdk/network/v2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ExistingSubnet is a node subnet the user owns (the guide's
+// `--vnet-subnet-id`); the peer-pod subnet is added to its VNet.
+type ExistingSubnet struct {
+	ID SubnetID
+}
+
+// PeerPodNetworkArgs configures the networks of the nodes and pod VMs.
+type PeerPodNetworkArgs struct {
+	// ResourceGroupName holds the VNet we create, the NAT gateway and its IP.
+	ResourceGroupName pulumi.StringInput
+	Location          pulumi.StringInput
+	// ClusterName seeds the names of what this component creates.
+	ClusterName pulumi.StringInput
+	// ExistingNodeSubnet, when set, replaces the VNet and node subnet we create.
+	ExistingNodeSubnet *ExistingSubnet
+	// NodeSubnetCIDR is the node subnet we create (unused with ExistingNodeSubnet).
+	NodeSubnetCIDR pulumi.StringInput
+	// PeerPodSubnetName and PeerPodSubnetCIDR place the pod-VM subnet.
+	PeerPodSubnetName pulumi.StringInput
+	PeerPodSubnetCIDR pulumi.StringInput
+	// ClusterPrincipalID is the AKS control-plane identity, granted Network
+	// Contributor on the node subnet as `az aks create` does for the user.
+	ClusterPrincipalID pulumi.StringInput
+	SubscriptionID     pulumi.StringInput
+	Tags               pulumi.StringMapInput
+}
+
+// PeerPodNetwork is the node subnet (ours or the user's), the peer-pod subnet
+// and the NAT gateway that gives pod VMs egress without public IPs.
+type PeerPodNetwork struct {
+	pulumi.ResourceState
+
+	// NodeSubnetID resolves only after the cluster identity holds Network
+	// Contributor on it, so AKS, which consumes it, is created after the grant.
+	NodeSubnetID      pulumi.StringOutput `pulumi:"nodeSubnetId"`
+	PeerPodSubnetID   pulumi.StringOutput `pulumi:"peerpodSubnetId"`
+	PeerPodSubnetCIDR pulumi.StringOutput `pulumi:"peerpodSubnetCidr"`
+
+	// VirtualNetwork is nil when the node subnet is the user's.
+	VirtualNetwork *network.VirtualNetwork
+	// NodeSubnet is nil when the node subnet is the user's.
+	NodeSubnet    *network.Subnet
+	PeerPodSubnet *network.Subnet
+	NatGateway    *network.NatGateway
+	NatPublicIP   *network.PublicIPAddress
+	// NodeSubnetRoleAssignment grants the control plane its subnet rights.
+	NodeSubnetRoleAssignment *authorization.RoleAssignment
+}
+
+// NewPeerPodNetwork creates the VNet (unless the node subnet is the user's),
+// the node and peer-pod subnets one after the other, and a Standard NAT
+// gateway with a static public IP attached to the peer-pod subnet only.
+func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, opts ...pulumi.ResourceOption) (*PeerPodNetwork, error) {
+	if args == nil || args.ResourceGroupName == nil || args.ClusterName == nil || args.PeerPodSubnetCIDR == nil ||
+		args.PeerPodSubnetName == nil || args.ClusterPrincipalID == nil || args.SubscriptionID == nil {
+		return nil, fmt.Errorf("network %q: ResourceGroupName, ClusterName, PeerPodSubnetName, PeerPodSubnetCIDR, ClusterPrincipalID and SubscriptionID are required", name)
+	}
+	if args.ExistingNodeSubnet == nil && args.NodeSubnetCIDR == nil {
+		return nil, fmt.Errorf("network %q: NodeSubnetCIDR is required when no existing node subnet is given", name)
+	}
+	n := &PeerPodNetwork{}
+	if err := ctx.RegisterComponentResource("caa-azure:infra:PeerPodNetwork", name, n, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(n)
+	clusterName := args.ClusterName.ToStringOutput()
+
+	// The peer-pod subnet goes into the node subnet's VNet, so both need its
+	// group and name; previousSubnet serialises subnet writes on one VNet,
+	// which ARM otherwise rejects with AnotherOperationInProgress.
+	var vnetGroup, vnetName, nodeSubnetID pulumi.StringOutput
+	var previousSubnet []pulumi.Resource
+	if existing := args.ExistingNodeSubnet; existing != nil {
+		vnetGroup = pulumi.String(existing.ID.ResourceGroup).ToStringOutput()
+		vnetName = pulumi.String(existing.ID.VirtualNetworkName).ToStringOutput()
+		nodeSubnetID = pulumi.String(existing.ID.String()).ToStringOutput()
+	} else {
+		peerPodCIDR := args.PeerPodSubnetCIDR.ToStringOutput()
+		vnet, err := network.NewVirtualNetwork(ctx, name+"-vnet", &network.VirtualNetworkArgs{
+			ResourceGroupName:  args.ResourceGroupName,
+			Location:           args.Location,
+			VirtualNetworkName: clusterName.ApplyT(VirtualNetworkName).(pulumi.StringOutput),
+			AddressSpace: &network.AddressSpaceArgs{
+				AddressPrefixes: pulumi.StringArray{args.NodeSubnetCIDR, peerPodCIDR},
+			},
+			// Subnets stay separate resources: an inline list would delete them on every VNet update.
+			Tags: args.Tags,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating the virtual network: %w", err)
+		}
+		nodeSubnet, err := network.NewSubnet(ctx, name+"-nodes", &network.SubnetArgs{
+			ResourceGroupName:  args.ResourceGroupName,
+			VirtualNetworkName: vnet.Name,
+			SubnetName:         pulumi.String(NodeSubnetName),
+			AddressPrefix:      args.NodeSubnetCIDR,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating the node subnet: %w", err)
+		}
+		n.VirtualNetwork = vnet
+		n.NodeSubnet = nodeSubnet
+		vnetGroup = args.ResourceGroupName.ToStringOutput()
+		vnetName = vnet.Name
+		nodeSubnetID = nodeSubnet.ID().ToStringOutput()
+		previousSubnet = []pulumi.Resource{nodeSubnet}
+	}
+
+	grant, err := authorization.NewRoleAssignment(ctx, name+"-cluster-network-contributor", &authorization.RoleAssignmentArgs{
+		PrincipalId:      args.ClusterPrincipalID,
+		PrincipalType:    authorization.PrincipalTypeServicePrincipal,
+		RoleDefinitionId: roleDefinition(args.SubscriptionID, RoleNetworkContributor),
+		Scope:            nodeSubnetID,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("granting the cluster identity Network Contributor on the node subnet: %w", err)
+	}
+	n.NodeSubnetRoleAssignment = grant
+	n.NodeSubnetID = pulumi.All(nodeSubnetID, grant.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+
+	ip, err := network.NewPublicIPAddress(ctx, name+"-nat-ip", &network.PublicIPAddressArgs{
+		ResourceGroupName:        args.ResourceGroupName,
+		Location:                 args.Location,
+		PublicIpAddressName:      clusterName.ApplyT(NatPublicIPName).(pulumi.StringOutput),
+		PublicIPAllocationMethod: network.IPAllocationMethodStatic,
+		Sku: &network.PublicIPAddressSkuArgs{
+			Name: network.PublicIPAddressSkuNameStandard,
+			Tier: network.PublicIPAddressSkuTierRegional,
+		},
+		Tags: args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating the NAT public IP: %w", err)
+	}
+	nat, err := network.NewNatGateway(ctx, name+"-nat", &network.NatGatewayArgs{
+		ResourceGroupName: args.ResourceGroupName,
+		Location:          args.Location,
+		NatGatewayName:    clusterName.ApplyT(NatGatewayName).(pulumi.StringOutput),
+		Sku:               &network.NatGatewaySkuArgs{Name: network.NatGatewaySkuNameStandard},
+		PublicIpAddresses: network.SubResourceArray{&network.SubResourceArgs{Id: ip.ID()}},
+		Tags:              args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating the NAT gateway: %w", err)
+	}
+
+	peerPodOpts := []pulumi.ResourceOption{parent}
+	if len(previousSubnet) > 0 {
+		peerPodOpts = append(peerPodOpts, pulumi.DependsOn(previousSubnet))
+	}
+	peerPodSubnet, err := network.NewSubnet(ctx, name+"-peerpods", &network.SubnetArgs{
+		ResourceGroupName:  vnetGroup,
+		VirtualNetworkName: vnetName,
+		SubnetName:         args.PeerPodSubnetName,
+		AddressPrefix:      args.PeerPodSubnetCIDR,
+		NatGateway:         &network.SubResourceArgs{Id: nat.ID()},
+	}, peerPodOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the peer-pod subnet: %w", err)
+	}
+
+	n.PeerPodSubnet = peerPodSubnet
+	n.NatGateway = nat
+	n.NatPublicIP = ip
+	n.PeerPodSubnetID = peerPodSubnet.ID().ToStringOutput()
+	n.PeerPodSubnetCIDR = peerPodSubnet.AddressPrefix.Elem()
+
+	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"nodeSubnetId":      n.NodeSubnetID,
+		"peerpodSubnetId":   n.PeerPodSubnetID,
+		"peerpodSubnetCidr": n.PeerPodSubnetCIDR,
+	}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func roleDefinition(subscriptionID pulumi.StringInput, role string) pulumi.StringOutput {
+	return subscriptionID.ToStringOutput().ApplyT(func(sub string) string {
+		return RoleDefinitionID(sub, role)
+	}).(pulumi.StringOutput)
+}

@@ -1,0 +1,22 @@
+package infra
+
+import "fmt"
+
+// Built-in Azure role ids ("Azure built-in roles", Microsoft Learn); they are
+// the same in every public-cloud tenant.
+const (
+	RoleVirtualMachineContributor = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+	RoleReader                    = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+	RoleNetworkContributor        = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+)
+
+// RoleDefinitionID is the subscription-qualified id of a built-in role: the
+// form Azure returns on read, so a refresh shows no drift.
+func RoleDefinitionID(subscriptionID, role string) string {
+	return fmt.Sprintf("/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s", subscriptionID, role)
+}
+
+// ResourceGroupID is the ARM id of a resource group.
+func ResourceGroupID(subscriptionID, resourceGroup string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s", subscriptionID, resourceGroup)
+}

@@ -1,0 +1,197 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/caa"
+	"caa-azure/infra"
+)
+
+// LoadConfig reads the stack's configuration from the Pulumi context.
+func LoadConfig(ctx *pulumi.Context) (*Config, []string, error) {
+	return Parse(ctx.Project(), ctx.Stack(), func(key string) (string, bool) {
+		return ctx.GetConfig(key)
+	})
+}
+
+// Deployment is everything Deploy composed; the Kubernetes half builds on it.
+type Deployment struct {
+	Config   *Config
+	Cluster  *infra.Cluster
+	Network  *infra.PeerPodNetwork
+	Identity *infra.WorkloadIdentity
+}
+
+// Deploy is the whole stack: it validates the configuration, resolves the
+// user's existing resources, then composes the components and exports the
+// outputs. Nothing is registered unless every check passes.
+func Deploy(ctx *pulumi.Context) error {
+	_, err := DeployAzure(ctx)
+	// The Kubernetes half (CAARelease, NginxSample) is composed here from
+	// the returned Deployment.
+	return err
+}
+
+// DeployAzure composes the Azure half: Cluster, PeerPodNetwork and
+// WorkloadIdentity.
+func DeployAzure(ctx *pulumi.Context) (*Deployment, error) {
+	cfg, warnings, err := LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return nil, err
+		}
+	}
+
+	client, err := authorization.GetClientConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Azure subscription of the deploying identity (run `az login`): %w", err)
+	}
+	subscriptionID := client.SubscriptionId
+
+	var existingGroup *infra.ExistingResourceGroup
+	if cfg.ResourceGroupName != "" {
+		if existingGroup, err = lookupResourceGroup(ctx, cfg.ResourceGroupName); err != nil {
+			return nil, err
+		}
+	}
+	var existingSubnet *infra.ExistingSubnet
+	peerPodCIDR := cfg.PeerPodSubnetCIDR
+	if cfg.VNetSubnet != nil {
+		vnet, err := lookupVNet(ctx, *cfg.VNetSubnet)
+		if err != nil {
+			return nil, err
+		}
+		if peerPodCIDR, err = placePeerPodSubnet(cfg, subscriptionID, vnet); err != nil {
+			return nil, err
+		}
+		existingSubnet = &infra.ExistingSubnet{ID: *cfg.VNetSubnet}
+	}
+
+	resourceGroupName, clusterName, err := names(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	tags := pulumi.ToStringMap(cfg.Tags)
+	location := pulumi.String(cfg.Location)
+
+	// AKS needs the node subnet, and the network grants rights on it to the
+	// cluster's identity: the subnet id is fed back once the network exists.
+	nodeSubnetID, resolveNodeSubnetID := pulumi.DeferredOutput[string](ctx.Context())
+	var kubernetesVersion pulumi.StringPtrInput
+	if cfg.KubernetesVersion != "" {
+		kubernetesVersion = pulumi.String(cfg.KubernetesVersion)
+	}
+	var pluginMode, podCIDR pulumi.StringPtrInput
+	if cfg.NetworkPluginMode != "" {
+		pluginMode = pulumi.String(cfg.NetworkPluginMode)
+	}
+	if cfg.PodCIDR.IsValid() {
+		podCIDR = pulumi.String(cfg.PodCIDR.String())
+	}
+	cluster, err := infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
+		ExistingResourceGroup: existingGroup,
+		ResourceGroupName:     resourceGroupName,
+		Location:              location,
+		ClusterName:           clusterName,
+		KubernetesVersion:     kubernetesVersion,
+		NodeCount:             pulumi.Int(cfg.NodeCount),
+		NodeVMSize:            pulumi.String(cfg.NodeVMSize),
+		AdminUsername:         pulumi.String(cfg.AdminUsername),
+		SSHPublicKey:          pulumi.String(cfg.SSHPublicKey),
+		NodeSubnetID:          pulumi.StringOutput(nodeSubnetID),
+		NetworkPlugin:         pulumi.String(cfg.NetworkPlugin),
+		NetworkPluginMode:     pluginMode,
+		PodCIDR:               podCIDR,
+		Tags:                  tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	networkArgs := &infra.PeerPodNetworkArgs{
+		ResourceGroupName:  cluster.ResourceGroupName,
+		Location:           location,
+		ClusterName:        clusterName,
+		ExistingNodeSubnet: existingSubnet,
+		PeerPodSubnetName:  pulumi.String(infra.PeerPodSubnetName(cfg.Stack)),
+		PeerPodSubnetCIDR:  pulumi.String(peerPodCIDR.String()),
+		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
+		SubscriptionID:     pulumi.String(subscriptionID),
+		Tags:               tags,
+	}
+	if existingSubnet == nil {
+		networkArgs.NodeSubnetCIDR = pulumi.String(cfg.ClusterSubnetCIDR.String())
+	}
+	net, err := infra.NewPeerPodNetwork(ctx, "network", networkArgs)
+	if err != nil {
+		return nil, err
+	}
+	resolveNodeSubnetID(net.NodeSubnetID)
+
+	identity, err := infra.NewWorkloadIdentity(ctx, "caa-identity", &infra.WorkloadIdentityArgs{
+		ResourceGroupName: cluster.ResourceGroupName,
+		Location:          location,
+		IdentityName:      clusterName.ApplyT(infra.CAAIdentityName).(pulumi.StringOutput),
+		ResourceGroupID:   cluster.ResourceGroupID,
+		PeerPodSubnetID:   net.PeerPodSubnetID,
+		SubscriptionID:    pulumi.String(subscriptionID),
+		OIDCIssuerURL:     cluster.OIDCIssuerURL,
+		Subject:           pulumi.String(caa.ServiceAccountSubject()),
+		Tags:              tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	ctx.Export("resourceGroupName", cluster.ResourceGroupName)
+	ctx.Export("clusterName", cluster.ClusterName)
+	ctx.Export("nodeResourceGroup", cluster.NodeResourceGroup)
+	ctx.Export("oidcIssuerUrl", cluster.OIDCIssuerURL)
+	ctx.Export("kubeconfig", cluster.Kubeconfig)
+	ctx.Export("identityClientId", identity.ClientID)
+	ctx.Export("peerpodSubnetId", net.PeerPodSubnetID)
+	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
+	ctx.Export("podVmListCommand", cluster.ResourceGroupName.ApplyT(PodVMListCommand).(pulumi.StringOutput))
+
+	return &Deployment{Config: cfg, Cluster: cluster, Network: net, Identity: identity}, nil
+}
+
+// PodVMListCommand is the guide's command to see the pod VMs CAA created.
+func PodVMListCommand(resourceGroup string) string {
+	return fmt.Sprintf("az vm list --resource-group %s --output table", resourceGroup)
+}
+
+// names returns the resource group and cluster names: the configured ones,
+// or ones built from a random suffix that Pulumi keeps in state, so they
+// stay the same on every run.
+func names(ctx *pulumi.Context, cfg *Config) (resourceGroup, cluster pulumi.StringOutput, err error) {
+	if cfg.ResourceGroupName != "" && cfg.ClusterName != "" {
+		return pulumi.String(cfg.ResourceGroupName).ToStringOutput(), pulumi.String(cfg.ClusterName).ToStringOutput(), nil
+	}
+	suffix, err := random.NewRandomString(ctx, "name-suffix", &random.RandomStringArgs{
+		Length:  pulumi.Int(infra.SuffixLength),
+		Special: pulumi.Bool(false),
+		Upper:   pulumi.Bool(false),
+		Lower:   pulumi.Bool(true),
+		Numeric: pulumi.Bool(true),
+	})
+	if err != nil {
+		return pulumi.StringOutput{}, pulumi.StringOutput{}, fmt.Errorf("creating the name suffix: %w", err)
+	}
+	resourceGroup = suffix.Result.ApplyT(infra.GeneratedResourceGroupName).(pulumi.StringOutput)
+	if cfg.ResourceGroupName != "" {
+		resourceGroup = pulumi.String(cfg.ResourceGroupName).ToStringOutput()
+	}
+	cluster = suffix.Result.ApplyT(infra.GeneratedClusterName).(pulumi.StringOutput)
+	if cfg.ClusterName != "" {
+		cluster = pulumi.String(cfg.ClusterName).ToStringOutput()
+	}
+	return resourceGroup, cluster, nil
+}
