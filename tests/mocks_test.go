@@ -37,7 +37,7 @@ type mocks struct {
 	resources []pulumi.MockResourceArgs
 	calls     []pulumi.MockCallArgs
 
-	resourceGroups map[string]string // name → location of groups that exist
+	resourceGroups map[string]string   // name → location of groups that exist
 	vnets          map[string]fakeVNet // "<rg>/<vnet>" → VNet
 }
 

@@ -1,0 +1,99 @@
+package tests
+
+import (
+	"encoding/json"
+	"sort"
+	"testing"
+
+	"caa-azure/stack"
+)
+
+func TestExistingResourceGroup(t *testing.T) {
+	cfg := stackConfig(t, "snp")
+	cfg["caa-azure:resourceGroupName"] = "team-rg"
+	cfg["caa-azure:clusterName"] = "team-aks"
+	m := newMocks()
+	m.resourceGroups["team-rg"] = "eastus"
+	out := deployAndExport(t, "snp", cfg, m)
+
+	if n := len(m.byType(tResourceGroup)); n != 0 {
+		t.Fatalf("an existing group must only be looked up; %d ResourceGroup resources were registered (destroy would delete them)", n)
+	}
+	if n := len(m.byType(tRandom)); n != 0 {
+		t.Errorf("with both names given no random suffix is needed; got %d", n)
+	}
+	aks := m.one(t, tCluster, "cluster-aks")
+	expect(t, "cluster group", str(t, aks, "resourceGroupName"), "team-rg")
+	expect(t, "cluster name", str(t, aks, "resourceName"), "team-aks")
+	expect(t, "node group", str(t, aks, "nodeResourceGroup"), "team-rg-aks")
+	for _, name := range []string{"caa-identity-vm-contributor", "caa-identity-reader"} {
+		expect(t, name+" scope", str(t, m.one(t, tRoleAssignment, name), "scope"), "/subscriptions/"+subscriptionID+"/resourceGroups/team-rg")
+	}
+	expect(t, "VNet group", str(t, m.one(t, tVNet, "network-vnet"), "resourceGroupName"), "team-rg")
+	expect(t, "export", out["resourceGroupName"].Value.(string), "team-rg")
+	expect(t, "pod VM command", out["podVmListCommand"].Value.(string), "az vm list --resource-group team-rg --output table")
+}
+
+func TestExistingNodeSubnet(t *testing.T) {
+	cfg := stackConfig(t, "snp")
+	cfg["caa-azure:vnetSubnetId"] = existingSubnetID
+	m := withExistingVNet(newMocks())
+	out := deployAndExport(t, "snp", cfg, m)
+
+	if n := len(m.byType(tVNet)); n != 0 {
+		t.Errorf("the user's VNet must not be created or adopted; got %d VirtualNetwork resources", n)
+	}
+	subnets := m.byType(tSubnet)
+	if len(subnets) != 1 {
+		t.Fatalf("only the peer-pod subnet is ours; got %d subnets", len(subnets))
+	}
+	peer := subnets[0]
+	expect(t, "peer-pod subnet group", str(t, peer, "resourceGroupName"), "net-rg")
+	expect(t, "peer-pod subnet VNet", str(t, peer, "virtualNetworkName"), "hub")
+	expect(t, "peer-pod subnet range", str(t, peer, "addressPrefix"), "10.50.16.0/20")
+	expect(t, "peer-pod subnet name", str(t, peer, "subnetName"), "caa-peerpods-snp")
+	aks := m.one(t, tCluster, "cluster-aks")
+	expect(t, "node subnet", str(t, aks, "agentPoolProfiles", "0", "vnetSubnetID"), existingSubnetID)
+	grant := m.one(t, tRoleAssignment, "network-cluster-network-contributor")
+	expect(t, "cluster grant scope", str(t, grant, "scope"), existingSubnetID)
+	if !dependsOn(aks, grant) {
+		t.Error("AKS does not wait for the grant on the user's subnet")
+	}
+	expect(t, "export", out["peerpodSubnetCidr"].Value.(string), "10.50.16.0/20")
+
+	// A second run finds its own subnet in the VNet and accepts it.
+	m2 := withExistingVNet(newMocks())
+	m2.vnets["net-rg/hub"].subnets["caa-peerpods-snp"] = "10.50.16.0/20"
+	deployAndExport(t, "snp", cfg, m2)
+}
+
+// TestDeterministic runs each stack twice and requires byte-identical
+// inputs for every resource: a second `pulumi up` must show no changes.
+func TestDeterministic(t *testing.T) {
+	for _, s := range stackFiles {
+		var snapshots [2]string
+		for i := range snapshots {
+			m := newMocks()
+			if err := run(t, s.name, stackConfig(t, s.name), m, stack.Deploy); err != nil {
+				t.Fatal(err)
+			}
+			rows := []string{}
+			for _, r := range m.resources {
+				b, err := json.Marshal(r.Inputs.Mappable())
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, r.TypeToken+"::"+r.Name+" "+string(b))
+			}
+			sort.Strings(rows)
+			b, _ := json.Marshal(rows)
+			snapshots[i] = string(b)
+		}
+		if snapshots[0] != snapshots[1] {
+			t.Errorf("stack %s: resource inputs differ between two runs", s.name)
+		}
+		if len(snapshots[0]) < 1000 {
+			t.Errorf("stack %s: suspiciously few inputs recorded", s.name)
+		}
+	}
+}
