@@ -14,3 +14,6 @@ const ServiceAccountName = "cloud-api-adaptor"
 func ServiceAccountSubject() string {
 	return "system:serviceaccount:" + Namespace + ":" + ServiceAccountName
 }
+
+// RuntimeClass is the runtime class the peer-pods CcRuntime installs.
+const RuntimeClass = "kata-remote"

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"caa-azure/caa"
 	"caa-azure/infra"
 )
 
@@ -46,6 +47,22 @@ const (
 	KeyNetworkPluginMode = "networkPluginMode"
 	KeyPodCIDR           = "podCidr"
 	KeyTags              = "tags"
+
+	KeyCAAVersion           = "caaVersion"
+	KeyOperatorVersion      = "operatorVersion"
+	KeyCAAImage             = "caaImage"
+	KeyCAATag               = "caaTag"
+	KeyPodVMImageID         = "podVmImageId"
+	KeyCAASourceDir         = "caaSourceDir"
+	KeyOperatorSourceDir    = "operatorSourceDir"
+	KeyRBACProxyImage       = "rbacProxyImage"
+	KeySample               = "sample"
+	KeySampleImage          = "sampleImage"
+	KeySampleReplicas       = "sampleReplicas"
+	KeyPeerPodsLimitPerNode = "peerpodsLimitPerNode"
+	KeyInstanceSizes        = "instanceSizes"
+	KeyEnableSecureBoot     = "enableSecureBoot"
+	KeyPodVMTags            = "podVmTags"
 )
 
 // Defaults of the keys that have one. Pulumi.yaml declares the same values
@@ -103,6 +120,24 @@ type Config struct {
 
 	// Tags are the user's tags plus StackTag.
 	Tags map[string]string
+
+	// Release is the CAA version with everything derived from it.
+	Release caa.Release
+	// CAASourceDir and OperatorSourceDir are local checkouts; empty means
+	// clone the release's tag.
+	CAASourceDir      string
+	OperatorSourceDir string
+	RBACProxyImage    string
+
+	Sample         bool
+	SampleImage    string
+	SampleReplicas int
+
+	PeerPodsLimitPerNode int
+	InstanceSizes        []string
+	EnableSecureBoot     bool
+	// PodVMTags are the pod VMs' Azure tags (CAA's TAGS), StackTag included.
+	PodVMTags map[string]string
 }
 
 // StackID is "<project>/<stack>", the value of StackTag.
@@ -344,37 +379,20 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 		}
 	}
 
-	c.Tags = map[string]string{StackTag: c.StackID()}
-	if raw := value(KeyTags); raw != "" {
-		var tags map[string]any
-		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
-			errs.add(KeyTags, "is not a map of tag names to strings; set one with `pulumi config set --path 'tags.owner' alice`")
-		} else {
-			names := make([]string, 0, len(tags))
-			for k := range tags {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, k := range names {
-				s, ok := tags[k].(string)
-				switch {
-				case !ok:
-					errs.add(KeyTags, "tag %q has a %T value; Azure tag values are strings", k, tags[k])
-				case k == StackTag:
-					errs.add(KeyTags, "tag %q is set by the program itself to %q; remove it from tags", k, c.StackID())
-				case k == "" || len(k) > 512 || strings.ContainsAny(k, badTagChars):
-					errs.add(KeyTags, "tag name %q is not allowed; Azure needs 1-512 characters without any of %s", k, badTagChars)
-				case len(s) > 256:
-					errs.add(KeyTags, "tag %q has a %d-character value; Azure allows at most 256", k, len(s))
-				default:
-					c.Tags[k] = s
-				}
-			}
-			if len(tags) >= 50 {
-				errs.add(KeyTags, "has %d tags; Azure allows 50 per resource and the program adds %s", len(tags), StackTag)
-			}
+	c.Tags = parseTags(KeyTags, value(KeyTags), c.StackID(), &errs, func(k, v string) string {
+		switch {
+		case len(k) > 512 || strings.ContainsAny(k, badTagChars):
+			return fmt.Sprintf("tag name %q is not allowed; Azure needs 1-512 characters without any of %s", k, badTagChars)
+		case len(v) > 256:
+			return fmt.Sprintf("tag %q has a %d-character value; Azure allows at most 256", k, len(v))
 		}
+		return ""
+	})
+	if len(c.Tags) > 50 {
+		errs.add(KeyTags, "has %d tags with %s; Azure allows 50 per resource", len(c.Tags), StackTag)
 	}
+
+	parseCAA(c, value, orDefault, &errs)
 
 	if len(errs) > 0 {
 		return nil, warnings, &ConfigError{Problems: errs}
@@ -414,4 +432,42 @@ func parseSSHPublicKey(raw string) (string, error) {
 		}
 	}
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))), nil
+}
+
+// parseTags reads a JSON map of tag names to strings (how `pulumi config set
+// --path` stores it), adds StackTag and rejects overriding it; check returns
+// the problem with one tag, or "".
+func parseTags(key, raw, stackID string, errs *problems, check func(name, value string) string) map[string]string {
+	tags := map[string]string{StackTag: stackID}
+	if raw == "" {
+		return tags
+	}
+	var parsed map[string]any
+	if err := json.Unmarshal([]byte(raw), &parsed); err != nil {
+		errs.add(key, "is not a map of tag names to strings; set one with `pulumi config set --path '%s.owner' alice`", qualify(key))
+		return tags
+	}
+	names := make([]string, 0, len(parsed))
+	for k := range parsed {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v, ok := parsed[k].(string)
+		switch {
+		case !ok:
+			errs.add(key, "tag %q has a %T value; tag values are strings", k, parsed[k])
+		case k == StackTag:
+			errs.add(key, "tag %q is set by the program itself to %q; remove it", k, stackID)
+		case k == "":
+			errs.add(key, "has a tag with an empty name")
+		default:
+			if problem := check(k, v); problem != "" {
+				errs.add(key, "%s", problem)
+				continue
+			}
+			tags[k] = v
+		}
+	}
+	return tags
 }

@@ -9,6 +9,7 @@ import (
 
 	"caa-azure/caa"
 	"caa-azure/infra"
+	"caa-azure/workload"
 )
 
 // LoadConfig reads the stack's configuration from the Pulumi context.
@@ -18,27 +19,29 @@ func LoadConfig(ctx *pulumi.Context) (*Config, []string, error) {
 	})
 }
 
-// Deployment is everything Deploy composed; the Kubernetes half builds on it.
+// Deployment is everything Deploy composed.
 type Deployment struct {
 	Config   *Config
 	Cluster  *infra.Cluster
 	Network  *infra.PeerPodNetwork
 	Identity *infra.WorkloadIdentity
+	CAA      *caa.CAARelease
+	// Sample is nil when the sample is disabled.
+	Sample *workload.NginxSample
 }
 
 // Deploy is the whole stack: it validates the configuration, resolves the
-// user's existing resources, then composes the components and exports the
-// outputs. Nothing is registered unless every check passes.
+// user's existing resources and renders the upstream manifests, then
+// composes the components and exports the outputs. Nothing is registered
+// unless every check passes.
 func Deploy(ctx *pulumi.Context) error {
-	_, err := DeployAzure(ctx)
-	// The Kubernetes half (CAARelease, NginxSample) is composed here from
-	// the returned Deployment.
+	_, err := DeployWith(ctx, defaultSourceCache())
 	return err
 }
 
-// DeployAzure composes the Azure half: Cluster, PeerPodNetwork and
-// WorkloadIdentity.
-func DeployAzure(ctx *pulumi.Context) (*Deployment, error) {
+// DeployWith is Deploy with an explicit clone cache for the upstream
+// sources (nil: only local checkouts are used).
+func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, error) {
 	cfg, warnings, err := LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -72,6 +75,10 @@ func DeployAzure(ctx *pulumi.Context) (*Deployment, error) {
 			return nil, err
 		}
 		existingSubnet = &infra.ExistingSubnet{ID: *cfg.VNetSubnet}
+	}
+	manifests, err := renderManifests(ctx.Context(), cfg, sources)
+	if err != nil {
+		return nil, err
 	}
 
 	resourceGroupName, clusterName, err := names(ctx, cfg)
@@ -150,6 +157,44 @@ func DeployAzure(ctx *pulumi.Context) (*Deployment, error) {
 		return nil, err
 	}
 
+	// CAA must outlive everything it uses to create and delete pod VMs.
+	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway)
+	k8s := pulumi.Providers(cluster.Provider)
+	release, err := caa.NewCAARelease(ctx, "caa", &caa.CAAReleaseArgs{
+		Manifests: manifests,
+		PeerPodsConfig: caa.PeerPodsSettings{
+			SubscriptionID:       subscriptionID,
+			Region:               cfg.Location,
+			InstanceSize:         cfg.InstanceSize,
+			ResourceGroup:        cluster.ResourceGroupName,
+			SubnetID:             net.PeerPodSubnetID,
+			ImageID:              cfg.Release.PodVMImageID,
+			DisableCVM:           cfg.DisableCVM,
+			PeerPodsLimitPerNode: cfg.PeerPodsLimitPerNode,
+			InstanceSizes:        cfg.InstanceSizes,
+			EnableSecureBoot:     cfg.EnableSecureBoot,
+			Tags:                 cfg.PodVMTags,
+		}.ConfigMapData(),
+		ClientID:          identity.ClientID,
+		SSHPublicKey:      pulumi.String(cfg.SSHPublicKey),
+		AzureDependencies: azureDeps,
+	}, k8s)
+	if err != nil {
+		return nil, err
+	}
+	var sample *workload.NginxSample
+	if cfg.Sample {
+		sample, err = workload.NewNginxSample(ctx, "nginx", &workload.NginxSampleArgs{
+			Image:            pulumi.String(cfg.SampleImage),
+			Replicas:         pulumi.Int(cfg.SampleReplicas),
+			RuntimeClassName: release.RuntimeClass,
+			DependsOn:        append(release.Dependencies(), azureDeps...),
+		}, k8s)
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	ctx.Export("resourceGroupName", cluster.ResourceGroupName)
 	ctx.Export("clusterName", cluster.ClusterName)
 	ctx.Export("nodeResourceGroup", cluster.NodeResourceGroup)
@@ -160,7 +205,7 @@ func DeployAzure(ctx *pulumi.Context) (*Deployment, error) {
 	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
 	ctx.Export("podVmListCommand", cluster.ResourceGroupName.ApplyT(PodVMListCommand).(pulumi.StringOutput))
 
-	return &Deployment{Config: cfg, Cluster: cluster, Network: net, Identity: identity}, nil
+	return &Deployment{Config: cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
 }
 
 // PodVMListCommand is the guide's command to see the pod VMs CAA created.

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
+
+	"caa-azure/caa"
 )
 
 const (
@@ -223,6 +226,9 @@ func stackConfig(t testing.TB, stackName string) map[string]string {
 		cfg[k] = configString(t, v)
 	}
 	cfg[project+":sshPublicKey"] = testSSHKey(t)
+	// Offline: render the Kubernetes half from our fixtures, never from git.
+	cfg[project+":caaSourceDir"] = "fixtures/cloud-api-adaptor/src/cloud-api-adaptor"
+	cfg[project+":operatorSourceDir"] = "fixtures/operator"
 	return cfg
 }
 
@@ -272,4 +278,15 @@ func run(t testing.TB, stackName string, cfg map[string]string, m *mocks, body p
 	return pulumi.RunErr(body, pulumi.WithMocks(project, stackName, m), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 	})
+}
+
+// offlineCloner fails like git without a network.
+type offlineCloner struct{}
+
+func (offlineCloner) Clone(_ context.Context, url, tag, _ string) error {
+	return fmt.Errorf("fatal: unable to access '%s': Could not resolve host", url)
+}
+
+func offlineCache(t testing.TB) *caa.SourceCache {
+	return &caa.SourceCache{Dir: t.TempDir(), Cloner: offlineCloner{}}
 }

@@ -1,0 +1,227 @@
+package caa
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// CAAReleaseArgs configures the Kubernetes half of the guide.
+type CAAReleaseArgs struct {
+	// Manifests are the rendered operator, CcRuntime and CAA objects.
+	Manifests *Manifests
+	// PeerPodsConfig is the data of the peer-pods-cm ConfigMap.
+	PeerPodsConfig pulumi.StringMapInput
+	// ClientID is the workload identity CAA's service account acts as.
+	ClientID pulumi.StringInput
+	// SSHPublicKey goes into ssh-key-secret as id_rsa.pub.
+	SSHPublicKey pulumi.StringInput
+	// AzureDependencies are what CAA must outlive: its identity, role
+	// assignments, federated credential, peer-pod subnet and NAT gateway.
+	AzureDependencies []pulumi.Resource
+	// InstallTimeoutSeconds bounds the operator's install of the runtime.
+	InstallTimeoutSeconds int
+}
+
+// CAARelease is the CoCo operator, the peer-pods CcRuntime and the CAA
+// DaemonSet with its configuration, installed in the guide's order.
+type CAARelease struct {
+	pulumi.ResourceState
+
+	// RuntimeClass is the runtime class peer pods use, once it exists.
+	RuntimeClass pulumi.StringOutput `pulumi:"runtimeClass"`
+	// InstallMethod says how CAA was installed.
+	InstallMethod pulumi.StringOutput `pulumi:"installMethod"`
+
+	Operator  []pulumi.Resource
+	CcRuntime pulumi.Resource
+	CAA       []pulumi.Resource
+}
+
+// Dependencies are what a peer-pod workload must wait for, so that destroy
+// deletes the workload while CAA can still delete its pod VM.
+func (r *CAARelease) Dependencies() []pulumi.Resource {
+	return append([]pulumi.Resource{r.CcRuntime}, r.CAA...)
+}
+
+// object is any Kubernetes object registered through the cluster provider.
+type object struct {
+	pulumi.CustomResourceState
+}
+
+// NewCAARelease registers the operator (namespace and CRD first), then the
+// CcRuntime, which waits for the kata-remote runtime class, then CAA: its
+// ConfigMap, secrets and RBAC before the DaemonSet. The component must be
+// given the cluster's Kubernetes provider with pulumi.Providers.
+func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts ...pulumi.ResourceOption) (*CAARelease, error) {
+	if args == nil || args.Manifests == nil || args.PeerPodsConfig == nil || args.ClientID == nil || args.SSHPublicKey == nil {
+		return nil, fmt.Errorf("CAA release %q: Manifests, PeerPodsConfig, ClientID and SSHPublicKey are required", name)
+	}
+	r := &CAARelease{}
+	if err := ctx.RegisterComponentResource("caa-azure:caa:CAARelease", name, r, opts...); err != nil {
+		return nil, err
+	}
+	register := func(obj Object, deps []pulumi.Resource, extra ...pulumi.ResourceOption) (pulumi.Resource, error) {
+		res := &object{}
+		o := append([]pulumi.ResourceOption{pulumi.Parent(r), pulumi.DependsOn(deps)}, extra...)
+		if err := ctx.RegisterResource(TypeToken(obj), name+"-"+ObjectKey(obj), toInput(obj), res, o...); err != nil {
+			return nil, fmt.Errorf("registering %s %s: %w", kindOf(obj), ObjectKey(obj), err)
+		}
+		return res, nil
+	}
+
+	// The namespace and CRDs come first: every other operator object lives
+	// in the namespace, and the CcRuntime needs its CRD.
+	var foundation, operator []pulumi.Resource
+	for _, obj := range args.Manifests.Operator {
+		if k := kindOf(obj); k == "Namespace" || k == "CustomResourceDefinition" {
+			res, err := register(obj, nil)
+			if err != nil {
+				return nil, err
+			}
+			foundation = append(foundation, res)
+		}
+	}
+	operator = append(operator, foundation...)
+	for _, obj := range args.Manifests.Operator {
+		if k := kindOf(obj); k != "Namespace" && k != "CustomResourceDefinition" {
+			res, err := register(obj, foundation)
+			if err != nil {
+				return nil, err
+			}
+			operator = append(operator, res)
+		}
+	}
+	r.Operator = operator
+
+	// Depending on the whole operator means the CcRuntime is deleted while
+	// the operator still runs: its finalizer needs the operator.
+	ccRuntime, err := register(args.Manifests.CcRuntime, operator)
+	if err != nil {
+		return nil, err
+	}
+	r.CcRuntime = ccRuntime
+
+	caaDeps := append(append(append([]pulumi.Resource{}, operator...), ccRuntime), args.AzureDependencies...)
+	var config, daemonSets []Object
+	for _, obj := range args.Manifests.CAA {
+		if kindOf(obj) == "DaemonSet" {
+			daemonSets = append(daemonSets, obj)
+			continue
+		}
+		if kindOf(obj) == "ServiceAccount" && nameOf(obj) == ServiceAccountName {
+			mapAt(obj, "metadata", "annotations")[WorkloadIdentityClientIDAnnotation] = args.ClientID
+		}
+		config = append(config, obj)
+	}
+	config = append(config, generatedObjects(args)...)
+	var configured []pulumi.Resource
+	for _, obj := range config {
+		res, err := register(obj, caaDeps)
+		if err != nil {
+			return nil, err
+		}
+		configured = append(configured, res)
+	}
+	caa := append([]pulumi.Resource{}, configured...)
+	for _, obj := range daemonSets {
+		// The DaemonSet reads the ConfigMap and secrets at start, so it is
+		// created after and deleted before them.
+		res, err := register(obj, append(append([]pulumi.Resource{}, caaDeps...), configured...))
+		if err != nil {
+			return nil, err
+		}
+		caa = append(caa, res)
+	}
+	r.CAA = caa
+	r.RuntimeClass = pulumi.All(ccRuntime.URN()).ApplyT(func([]any) string { return RuntimeClass }).(pulumi.StringOutput)
+	r.InstallMethod = pulumi.String("operator+kustomize").ToStringOutput()
+
+	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
+		"runtimeClass":  r.RuntimeClass,
+		"installMethod": r.InstallMethod,
+	}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// generatedObjects are what the guide's kustomization generates: the
+// peer-pods-cm ConfigMap and the two secrets.
+func generatedObjects(args *CAAReleaseArgs) []Object {
+	meta := func(name string) map[string]any {
+		return map[string]any{"name": name, "namespace": Namespace}
+	}
+	return []Object{
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(ConfigMapName), "data": args.PeerPodsConfig},
+		// Empty: with workload identity CAA needs no client secret, but the
+		// DaemonSet's envFrom requires the secret to exist.
+		{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SecretName), "type": "Opaque"},
+		// CAA v0.10.0 refuses to create a pod VM without this key.
+		{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SSHKeySecretName), "type": "Opaque",
+			"stringData": pulumi.StringMap{"id_rsa.pub": args.SSHPublicKey}},
+	}
+}
+
+// TypeToken is the pulumi-kubernetes type of an object: the API group and
+// version ("core" for the legacy group) and the kind.
+func TypeToken(obj Object) string {
+	apiVersion, _ := obj["apiVersion"].(string)
+	if !strings.Contains(apiVersion, "/") {
+		apiVersion = "core/" + apiVersion
+	}
+	return "kubernetes:" + apiVersion + ":" + kindOf(obj)
+}
+
+// ObjectKey is "<namespace>/<name>", or "<name>" for cluster-scoped objects.
+func ObjectKey(obj Object) string {
+	if ns := namespaceOf(obj); ns != "" {
+		return ns + "/" + nameOf(obj)
+	}
+	return nameOf(obj)
+}
+
+// toInput turns a rendered object, whose leaves may already be Pulumi
+// inputs, into a Pulumi input map; keys are sorted so the same object
+// always produces the same inputs.
+func toInput(v any) pulumi.Input {
+	switch x := v.(type) {
+	case pulumi.Input:
+		return x
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m := pulumi.Map{}
+		for _, k := range keys {
+			// kustomize keeps nulls such as a CRD's creationTimestamp;
+			// leaving them out is what kubectl apply sends too.
+			if x[k] != nil {
+				m[k] = toInput(x[k])
+			}
+		}
+		return m
+	case []any:
+		a := make(pulumi.Array, len(x))
+		for i, e := range x {
+			a[i] = toInput(e)
+		}
+		return a
+	case string:
+		return pulumi.String(x)
+	case bool:
+		return pulumi.Bool(x)
+	case int:
+		return pulumi.Int(x)
+	case int64:
+		return pulumi.Int(int(x))
+	case float64:
+		return pulumi.Float64(x)
+	default:
+		return pulumi.Any(x)
+	}
+}

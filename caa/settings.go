@@ -1,0 +1,75 @@
+package caa
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// UpstreamPeerPodsLimit is CAA's own PEERPODS_LIMIT_PER_NODE default.
+const UpstreamPeerPodsLimit = 10
+
+// PeerPodsSettings are the values of the peer-pods-cm ConfigMap.
+type PeerPodsSettings struct {
+	SubscriptionID string
+	Region         string
+	InstanceSize   string
+	ResourceGroup  pulumi.StringInput
+	SubnetID       pulumi.StringInput
+	ImageID        string
+	DisableCVM     bool
+	// Optional CAA settings, written only when they differ from upstream.
+	PeerPodsLimitPerNode int
+	InstanceSizes        []string
+	EnableSecureBoot     bool
+	// Tags always include the stack tag, so this stack's pod VMs can be found.
+	Tags map[string]string
+}
+
+// ConfigMapData renders the settings as peer-pods-cm data. Values are plain
+// strings: the guide's quotes are stripped by kustomize, so DISABLECVM is
+// false, not "false".
+func (s PeerPodsSettings) ConfigMapData() pulumi.StringMap {
+	data := pulumi.StringMap{
+		"CLOUD_PROVIDER":        pulumi.String("azure"),
+		"AZURE_SUBSCRIPTION_ID": pulumi.String(s.SubscriptionID),
+		"AZURE_REGION":          pulumi.String(s.Region),
+		"AZURE_INSTANCE_SIZE":   pulumi.String(s.InstanceSize),
+		"AZURE_RESOURCE_GROUP":  s.ResourceGroup,
+		"AZURE_SUBNET_ID":       s.SubnetID,
+		"AZURE_IMAGE_ID":        pulumi.String(s.ImageID),
+		"DISABLECVM":            pulumi.String(fmt.Sprint(s.DisableCVM)),
+	}
+	for k, v := range s.optional() {
+		data[k] = pulumi.String(v)
+	}
+	return data
+}
+
+// optional returns the settings written only when the user changed them.
+func (s PeerPodsSettings) optional() map[string]string {
+	out := map[string]string{"TAGS": FormatTags(s.Tags)}
+	if s.PeerPodsLimitPerNode != 0 && s.PeerPodsLimitPerNode != UpstreamPeerPodsLimit {
+		out["PEERPODS_LIMIT_PER_NODE"] = fmt.Sprint(s.PeerPodsLimitPerNode)
+	}
+	if len(s.InstanceSizes) > 0 {
+		out["AZURE_INSTANCE_SIZES"] = strings.Join(s.InstanceSizes, ",")
+	}
+	if s.EnableSecureBoot {
+		out["ENABLE_SECURE_BOOT"] = "true"
+	}
+	return out
+}
+
+// FormatTags renders tags as CAA's TAGS value, k1=v1,k2=v2, sorted so the
+// ConfigMap never changes between runs.
+func FormatTags(tags map[string]string) string {
+	kv := make([]string, 0, len(tags))
+	for k, v := range tags {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
+}
