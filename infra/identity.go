@@ -27,7 +27,16 @@ type WorkloadIdentityArgs struct {
 	// system:serviceaccount:<namespace>:<name> form.
 	Subject pulumi.StringInput
 	Tags    pulumi.StringMapInput
+	// GrantVMSizeRead creates a custom role with only VMSizeReadAction at
+	// subscription scope and grants it: CAA lists VM sizes there at start-up
+	// and exits on a 403 (cloud-api-adaptor PR #1453).
+	GrantVMSizeRead bool
+	// VMSizeRoleName names that custom role; role names are unique per tenant.
+	VMSizeRoleName pulumi.StringInput
 }
+
+// VMSizeReadAction is the one action CAA needs at subscription scope.
+const VMSizeReadAction = "Microsoft.Compute/locations/vmSizes/read"
 
 // WorkloadIdentity is the user-assigned identity CAA uses to create pod VMs,
 // its least-privilege role assignments and the federated credential that
@@ -41,6 +50,8 @@ type WorkloadIdentity struct {
 	Identity            *managedidentity.UserAssignedIdentity
 	RoleAssignments     []*authorization.RoleAssignment
 	FederatedCredential *managedidentity.FederatedIdentityCredential
+	// VMSizeRole is nil unless GrantVMSizeRead is set.
+	VMSizeRole *authorization.RoleDefinition
 }
 
 // Dependencies are the resources CAA must outlive: anything that creates or
@@ -49,6 +60,9 @@ func (w *WorkloadIdentity) Dependencies() []pulumi.Resource {
 	deps := []pulumi.Resource{w.Identity, w.FederatedCredential}
 	for _, ra := range w.RoleAssignments {
 		deps = append(deps, ra)
+	}
+	if w.VMSizeRole != nil {
+		deps = append(deps, w.VMSizeRole)
 	}
 	return deps
 }
@@ -102,6 +116,39 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 		if err != nil {
 			return nil, fmt.Errorf("granting the CAA identity %s: %w", r.suffix, err)
 		}
+		w.RoleAssignments = append(w.RoleAssignments, ra)
+	}
+
+	if args.GrantVMSizeRead {
+		if args.VMSizeRoleName == nil {
+			return nil, fmt.Errorf("workload identity %q: VMSizeRoleName is required with GrantVMSizeRead", name)
+		}
+		subscriptionScope := args.SubscriptionID.ToStringOutput().ApplyT(func(sub string) string {
+			return "/subscriptions/" + sub
+		}).(pulumi.StringOutput)
+		role, err := authorization.NewRoleDefinition(ctx, name+"-vm-size-reader", &authorization.RoleDefinitionArgs{
+			RoleName:         args.VMSizeRoleName,
+			Description:      pulumi.String("Lets cloud-api-adaptor list VM sizes at start-up; nothing else."),
+			RoleType:         pulumi.String("CustomRole"),
+			Scope:            subscriptionScope,
+			AssignableScopes: pulumi.StringArray{subscriptionScope},
+			Permissions: authorization.PermissionArray{&authorization.PermissionArgs{
+				Actions: pulumi.StringArray{pulumi.String(VMSizeReadAction)},
+			}},
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating the VM size reader role: %w", err)
+		}
+		ra, err := authorization.NewRoleAssignment(ctx, name+"-vm-size-reader", &authorization.RoleAssignmentArgs{
+			PrincipalId:      identity.PrincipalId,
+			PrincipalType:    authorization.PrincipalTypeServicePrincipal,
+			RoleDefinitionId: role.ID().ToStringOutput(),
+			Scope:            subscriptionScope,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("granting the CAA identity the VM size reader role: %w", err)
+		}
+		w.VMSizeRole = role
 		w.RoleAssignments = append(w.RoleAssignments, ra)
 	}
 

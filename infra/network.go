@@ -33,6 +33,9 @@ type PeerPodNetworkArgs struct {
 	ClusterPrincipalID pulumi.StringInput
 	SubscriptionID     pulumi.StringInput
 	Tags               pulumi.StringMapInput
+	// PeerPodSubnetBeforeDelete runs before the peer-pod subnet is deleted
+	// (with `pulumi destroy --run-program`), to remove leftover pod VMs.
+	PeerPodSubnetBeforeDelete *pulumi.ResourceHook
 }
 
 // PeerPodNetwork is the node subnet (ours or the user's), the peer-pod subnet
@@ -157,6 +160,11 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	peerPodOpts := []pulumi.ResourceOption{parent}
 	if len(previousSubnet) > 0 {
 		peerPodOpts = append(peerPodOpts, pulumi.DependsOn(previousSubnet))
+	}
+	if args.PeerPodSubnetBeforeDelete != nil {
+		peerPodOpts = append(peerPodOpts, pulumi.ResourceHooks(&pulumi.ResourceHookBinding{
+			BeforeDelete: []*pulumi.ResourceHook{args.PeerPodSubnetBeforeDelete},
+		}))
 	}
 	peerPodSubnet, err := network.NewSubnet(ctx, name+"-peerpods", &network.SubnetArgs{
 		ResourceGroupName:  vnetGroup,

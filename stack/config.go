@@ -63,6 +63,8 @@ const (
 	KeyInstanceSizes        = "instanceSizes"
 	KeyEnableSecureBoot     = "enableSecureBoot"
 	KeyPodVMTags            = "podVmTags"
+	KeyGrantVMSizeRead      = "grantVmSizeRead"
+	KeySweepPodVMs          = "sweepPodVms"
 )
 
 // Defaults of the keys that have one. Pulumi.yaml declares the same values
@@ -138,6 +140,12 @@ type Config struct {
 	EnableSecureBoot     bool
 	// PodVMTags are the pod VMs' Azure tags (CAA's TAGS), StackTag included.
 	PodVMTags map[string]string
+
+	// GrantVMSizeRead gives CAA the custom subscription-scoped role it needs
+	// to list VM sizes at start-up.
+	GrantVMSizeRead bool
+	// SweepPodVMs deletes leftover pod VMs before the peer-pod subnet.
+	SweepPodVMs bool
 }
 
 // StackID is "<project>/<stack>", the value of StackTag.
@@ -393,6 +401,10 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	}
 
 	parseCAA(c, value, orDefault, &errs)
+	c.GrantVMSizeRead = parseBool(KeyGrantVMSizeRead, value(KeyGrantVMSizeRead), true, &errs,
+		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
+	c.SweepPodVMs = parseBool(KeySweepPodVMs, value(KeySweepPodVMs), true, &errs,
+		"true deletes this stack's leftover pod VMs before the peer-pod subnet on destroy")
 
 	if len(errs) > 0 {
 		return nil, warnings, &ConfigError{Problems: errs}
@@ -470,4 +482,17 @@ func parseTags(key, raw, stackID string, errs *problems, check func(name, value 
 		}
 	}
 	return tags
+}
+
+// parseBool reads an optional boolean key.
+func parseBool(key, raw string, def bool, errs *problems, meaning string) bool {
+	if raw == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		errs.add(key, "%q is not a boolean; use true or false (%s)", raw, meaning)
+		return def
+	}
+	return b
 }

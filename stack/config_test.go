@@ -220,3 +220,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSSHPublicKey: arbitrary key text never panics; an accepted key
+// is one normalised ssh-rsa line of at least 2048 bits that parses again.
+func FuzzParseSSHPublicKey(f *testing.F) {
+	f.Add(testKey(f))
+	f.Add("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJBc2hOi+oFGebvc4upCKKenM8Mknb4uYGIXGG4Jbg8 ed")
+	f.Add("ssh-rsa AAAA")
+	f.Fuzz(func(t *testing.T, raw string) {
+		key, err := parseSSHPublicKey(raw)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(key, "ssh-rsa ") || strings.ContainsAny(key, "\n\r") {
+			t.Fatalf("accepted %q as %q", raw, key)
+		}
+		again, err := parseSSHPublicKey(key)
+		if err != nil || again != key {
+			t.Fatalf("normalised key does not parse to itself: %q %v", again, err)
+		}
+	})
+}

@@ -35,13 +35,20 @@ type Deployment struct {
 // composes the components and exports the outputs. Nothing is registered
 // unless every check passes.
 func Deploy(ctx *pulumi.Context) error {
-	_, err := DeployWith(ctx, defaultSourceCache())
+	_, err := DeployWith(ctx, Options{Sources: defaultSourceCache(), Cloud: azureCloud})
 	return err
 }
 
-// DeployWith is Deploy with an explicit clone cache for the upstream
-// sources (nil: only local checkouts are used).
-func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, error) {
+// Options are the outside world Deploy talks to, replaceable in tests.
+type Options struct {
+	// Sources caches upstream clones; nil allows only local checkouts.
+	Sources *caa.SourceCache
+	// Cloud opens the Azure API for the pod VM sweep.
+	Cloud CloudFactory
+}
+
+// DeployWith is Deploy with explicit Options.
+func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	cfg, warnings, err := LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -76,7 +83,7 @@ func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, err
 		}
 		existingSubnet = &infra.ExistingSubnet{ID: *cfg.VNetSubnet}
 	}
-	manifests, err := renderManifests(ctx.Context(), cfg, sources)
+	manifests, err := renderManifests(ctx.Context(), cfg, opts.Sources)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +129,12 @@ func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, err
 		return nil, err
 	}
 
+	var sweep *pulumi.ResourceHook
+	if cfg.SweepPodVMs && opts.Cloud != nil {
+		if sweep, err = registerPodVMSweep(ctx, cfg, subscriptionID, cluster.ResourceGroupName, opts.Cloud); err != nil {
+			return nil, err
+		}
+	}
 	networkArgs := &infra.PeerPodNetworkArgs{
 		ResourceGroupName:  cluster.ResourceGroupName,
 		Location:           location,
@@ -132,6 +145,8 @@ func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, err
 		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
 		SubscriptionID:     pulumi.String(subscriptionID),
 		Tags:               tags,
+
+		PeerPodSubnetBeforeDelete: sweep,
 	}
 	if existingSubnet == nil {
 		networkArgs.NodeSubnetCIDR = pulumi.String(cfg.ClusterSubnetCIDR.String())
@@ -152,6 +167,10 @@ func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, err
 		OIDCIssuerURL:     cluster.OIDCIssuerURL,
 		Subject:           pulumi.String(caa.ServiceAccountSubject()),
 		Tags:              tags,
+		GrantVMSizeRead:   cfg.GrantVMSizeRead,
+		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
+			return VMSizeRoleName(subscriptionID, rg)
+		}).(pulumi.StringOutput),
 	})
 	if err != nil {
 		return nil, err
@@ -206,6 +225,12 @@ func DeployWith(ctx *pulumi.Context, sources *caa.SourceCache) (*Deployment, err
 	ctx.Export("podVmListCommand", cluster.ResourceGroupName.ApplyT(PodVMListCommand).(pulumi.StringOutput))
 
 	return &Deployment{Config: cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
+}
+
+// VMSizeRoleName names the custom role; role names are unique in a tenant,
+// so it carries the subscription and resource group.
+func VMSizeRoleName(subscriptionID, resourceGroup string) string {
+	return fmt.Sprintf("caa-azure VM size reader (%s/%s)", subscriptionID, resourceGroup)
 }
 
 // PodVMListCommand is the guide's command to see the pod VMs CAA created.

@@ -274,7 +274,7 @@ func TestKubernetesConfigErrorsRegisterNothing(t *testing.T) {
 			// A cache whose cloner always fails stands for a machine
 			// without network.
 			err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error {
-				_, err := stack.DeployWith(ctx, offlineCache(t))
+				_, err := stack.DeployWith(ctx, stack.Options{Sources: offlineCache(t)})
 				return err
 			})
 			if err == nil || !strings.Contains(err.Error(), c.key+": ") || !strings.Contains(err.Error(), c.detail) {

@@ -22,7 +22,8 @@ const (
 	subscriptionID = "00000000-0000-0000-0000-00000000abcd"
 	tenantID       = "11111111-0000-0000-0000-000000000000"
 	issuerURL      = "https://eastus.oic.prod-aks.azure.com/tenant/issuer/"
-	fakeKubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n"
+	fakeToken      = "t0k3n-that-must-stay-secret"
+	fakeKubeconfig = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user: {token: " + fakeToken + "}\n"
 	suffix         = "x7k2p9"
 )
 

@@ -241,8 +241,8 @@ func TestWholeStack(t *testing.T) {
 					t.Errorf("%s does not wait for the identity it grants", name)
 				}
 			}
-			if n := len(m.byType(tRoleAssignment)); n != 4 {
-				t.Errorf("want 4 role assignments (3 for CAA, 1 for the cluster), got %d", n)
+			if n := len(m.byType(tRoleAssignment)); n != 5 {
+				t.Errorf("want 5 role assignments (4 for CAA, 1 for the cluster), got %d", n)
 			}
 			fic := m.one(t, tFederation, "caa-identity-federation")
 			expect(t, "issuer", str(t, fic, "issuer"), issuerURL)

@@ -1,0 +1,158 @@
+package tests
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const tRoleDefinition = "azure-native:authorization:RoleDefinition"
+
+// forbiddenRoles are built-in roles far wider than CAA or AKS need.
+var forbiddenRoles = map[string]string{
+	"8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+	"b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+	"18d7d88d-d35e-4fb5-a5c3-7773c20a72c9": "User Access Administrator",
+}
+
+// TestLeastPrivilege lists every role assignment with its scope. A new
+// assignment, a wider scope or a broad built-in role fails the test.
+func TestLeastPrivilege(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		cfg := stackConfig(t, "snp")
+		m := withExistingVNet(newMocks())
+		nodeSubnet := "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
+			"/providers/Microsoft.Network/virtualNetworks/caa-" + suffix + "-vnet/subnets/nodes"
+		peerSubnet := "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
+			"/providers/Microsoft.Network/virtualNetworks/caa-" + suffix + "-vnet/subnets/caa-peerpods-snp"
+		if existing {
+			cfg["caa-azure:vnetSubnetId"] = existingSubnetID
+			nodeSubnet = existingSubnetID
+			peerSubnet = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/caa-peerpods-snp"
+		}
+		deployAndExport(t, "snp", cfg, m)
+		group := "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix
+		subscription := "/subscriptions/" + subscriptionID
+		customRole := "azure-native:authorization:RoleDefinition::caa-identity-vm-size-reader"
+
+		want := map[string]string{
+			"network-cluster-network-contributor": roleID(roleNetworkContributor) + " @ " + nodeSubnet,
+			"caa-identity-vm-contributor":         roleID(roleVMContributor) + " @ " + group,
+			"caa-identity-reader":                 roleID(roleReader) + " @ " + group,
+			"caa-identity-network-contributor":    roleID(roleNetworkContributor) + " @ " + peerSubnet,
+			"caa-identity-vm-size-reader":         customRole + " @ " + subscription,
+		}
+		got := map[string]string{}
+		for _, ra := range m.byType(tRoleAssignment) {
+			role := str(t, ra, "roleDefinitionId")
+			if dependsOn(ra, m.one(t, tRoleDefinition, "caa-identity-vm-size-reader")) {
+				role = customRole
+			}
+			for guid, name := range forbiddenRoles {
+				if strings.HasSuffix(role, guid) {
+					t.Errorf("%s grants %s", ra.Name, name)
+				}
+			}
+			got[ra.Name] = role + " @ " + str(t, ra, "scope")
+		}
+		var names []string
+		for n := range got {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if want[n] == "" {
+				t.Errorf("new role assignment %s: %s; review it and add it here if it is the narrowest possible", n, got[n])
+			} else if got[n] != want[n] {
+				t.Errorf("role assignment %s is %s, want %s", n, got[n], want[n])
+			}
+		}
+		for n := range want {
+			if got[n] == "" {
+				t.Errorf("role assignment %s is missing", n)
+			}
+		}
+
+		// The one subscription-scoped grant carries exactly one action.
+		def := m.one(t, tRoleDefinition, "caa-identity-vm-size-reader")
+		b, _ := json.Marshal(prop(t, def, "permissions").Mappable())
+		if string(b) != `[{"actions":["Microsoft.Compute/locations/vmSizes/read"]}]` {
+			t.Errorf("custom role permissions = %s", b)
+		}
+		expect(t, "custom role scope", str(t, def, "scope"), subscription)
+		expect(t, "custom role assignable scope", str(t, def, "assignableScopes", "0"), subscription)
+		expect(t, "custom role name", str(t, def, "roleName"), "caa-azure VM size reader ("+subscriptionID+"/caa-rg-"+suffix+")")
+	}
+
+	cfg := stackConfig(t, "snp")
+	cfg["caa-azure:grantVmSizeRead"] = "false"
+	m := newMocks()
+	deployAndExport(t, "snp", cfg, m)
+	if len(m.byType(tRoleDefinition)) != 0 || len(m.byType(tRoleAssignment)) != 4 {
+		t.Error("grantVmSizeRead false must create no role definition and no subscription-scoped assignment")
+	}
+}
+
+// TestSecretsStaySecret: the kubeconfig's credential appears only in
+// values marked secret: not in any other export or resource input.
+func TestSecretsStaySecret(t *testing.T) {
+	m := newMocks()
+	out := deployAndExport(t, "snp", stackConfig(t, "snp"), m)
+	if !out["kubeconfig"].Secret {
+		t.Fatal("the kubeconfig export is not secret")
+	}
+	for k, v := range out {
+		if k != "kubeconfig" && strings.Contains(asString(v.Value), fakeToken) {
+			t.Errorf("export %s leaks the kubeconfig's token", k)
+		}
+	}
+	for _, r := range m.resources {
+		for key, v := range r.Inputs {
+			if v.IsSecret() {
+				continue
+			}
+			b, _ := json.Marshal(v.Mappable())
+			if strings.Contains(string(b), fakeToken) {
+				t.Errorf("%s %s input %s carries the kubeconfig token in plain text", r.TypeToken, r.Name, key)
+			}
+		}
+	}
+	prov := m.one(t, tK8sProvider, "cluster-k8s")
+	if !prop(t, prov, "kubeconfig").IsSecret() {
+		t.Error("the provider's kubeconfig input is not secret")
+	}
+}
+
+func asString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestSweepHookGuardsThePeerPodSubnet: the pod VM sweep runs before the
+// peer-pod subnet is deleted, and only there.
+func TestSweepHookGuardsThePeerPodSubnet(t *testing.T) {
+	m := newMocks()
+	deployAndExport(t, "snp", stackConfig(t, "snp"), m)
+	hooks := func(r pulumi.MockResourceArgs) []string { return r.RegisterRPC.GetHooks().GetBeforeDelete() }
+	if got := hooks(m.one(t, tSubnet, "network-peerpods")); len(got) != 1 || got[0] != "sweep-leftover-pod-vms" {
+		t.Errorf("peer-pod subnet before-delete hooks = %v", got)
+	}
+	m.mu.Lock()
+	for _, r := range m.resources {
+		if r.Name != "network-peerpods" && len(hooks(r)) > 0 {
+			t.Errorf("%s %s has delete hooks %v", r.TypeToken, r.Name, hooks(r))
+		}
+	}
+	m.mu.Unlock()
+
+	cfg := stackConfig(t, "snp")
+	cfg["caa-azure:sweepPodVms"] = "false"
+	m = newMocks()
+	deployAndExport(t, "snp", cfg, m)
+	if got := hooks(m.one(t, tSubnet, "network-peerpods")); len(got) != 0 {
+		t.Errorf("sweepPodVms false still registers %v", got)
+	}
+}
