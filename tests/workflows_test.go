@@ -1,0 +1,73 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rhysd/actionlint"
+)
+
+// TestWorkflowsLint runs actionlint on every workflow, so a broken workflow
+// fails `go test ./...` before it reaches GitHub.
+func TestWorkflowsLint(t *testing.T) {
+	files, err := filepath.Glob("../.github/workflows/*.yml")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("want preview.yml, test.yml and deploy.yml, found %v (%v)", files, err)
+	}
+	var out bytes.Buffer
+	linter, err := actionlint.NewLinter(&out, &actionlint.LinterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := linter.LintFiles(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		t.Errorf("%s:%d:%d: %s [%s]", filepath.Base(e.Filepath), e.Line, e.Column, e.Message, e.Kind)
+	}
+}
+
+// TestWorkflowsPinActions: every action is pinned to a release tag that a
+// comment names, and no workflow asks for more than it needs.
+func TestWorkflowsPinActions(t *testing.T) {
+	uses := regexp.MustCompile(`(?m)uses:\s*([^@\s]+)@(\S+)(.*)$`)
+	files, _ := filepath.Glob("../.github/workflows/*.yml")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for _, m := range uses.FindAllStringSubmatch(text, -1) {
+			if !regexp.MustCompile(`^v\d+\.\d+\.\d+$`).MatchString(m[2]) || !strings.Contains(m[3], "# "+m[2]) {
+				t.Errorf("%s: %s@%s must be pinned to a release tag with a comment naming it", filepath.Base(f), m[1], m[2])
+			}
+		}
+		for _, broad := range []string{"write-all", "contents: write", "actions: write", "secrets: inherit"} {
+			if strings.Contains(text, broad) {
+				t.Errorf("%s asks for %q", filepath.Base(f), broad)
+			}
+		}
+	}
+	preview, _ := os.ReadFile("../.github/workflows/preview.yml")
+	for _, want := range []string{"command: preview", "comment-on-pr: true", "refresh: true", "diff: true",
+		"id-token: write", "pull-requests: write", "contents: read", "stack: [snp, tdx, nonconf]", "ARM_USE_OIDC"} {
+		if !strings.Contains(string(preview), want) {
+			t.Errorf("preview.yml lacks %q", want)
+		}
+	}
+	if strings.Contains(string(preview), "client-secret") || strings.Contains(string(preview), "ARM_CLIENT_SECRET") {
+		t.Error("preview.yml must log in with OIDC, not a client secret")
+	}
+	deploy, _ := os.ReadFile("../.github/workflows/deploy.yml")
+	for _, want := range []string{"workflow_dispatch", "environment: ${{ inputs.stack }}", "destroy --run-program"} {
+		if !strings.Contains(string(deploy), want) {
+			t.Errorf("deploy.yml lacks %q", want)
+		}
+	}
+}
