@@ -104,7 +104,10 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	}
 	r.CcRuntime = ccRuntime
 
-	caaDeps := append(append(append([]pulumi.Resource{}, operator...), ccRuntime), args.AzureDependencies...)
+	// CAA's configuration waits for the operator (its namespace) and for
+	// what CAA uses in Azure, so destroy removes it while those still exist;
+	// it need not wait for the runtime install, which is the slow part.
+	configDeps := append(append([]pulumi.Resource{}, operator...), args.AzureDependencies...)
 	var config, daemonSets []Object
 	for _, obj := range args.Manifests.CAA {
 		if kindOf(obj) == "DaemonSet" {
@@ -119,17 +122,19 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	config = append(config, generatedObjects(args)...)
 	var configured []pulumi.Resource
 	for _, obj := range config {
-		res, err := register(obj, caaDeps)
+		res, err := register(obj, configDeps)
 		if err != nil {
 			return nil, err
 		}
 		configured = append(configured, res)
 	}
 	caa := append([]pulumi.Resource{}, configured...)
+	// The DaemonSet runs CAA: after the runtime is installed (the guide's
+	// order) and after the ConfigMap and secrets it reads at start, so it is
+	// deleted before all of them.
+	daemonDeps := append(append(append([]pulumi.Resource{}, configDeps...), ccRuntime), configured...)
 	for _, obj := range daemonSets {
-		// The DaemonSet reads the ConfigMap and secrets at start, so it is
-		// created after and deleted before them.
-		res, err := register(obj, append(append([]pulumi.Resource{}, caaDeps...), configured...))
+		res, err := register(obj, daemonDeps)
 		if err != nil {
 			return nil, err
 		}

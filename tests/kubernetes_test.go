@@ -178,11 +178,14 @@ func TestKubernetesHalf(t *testing.T) {
 				if !dependsOn(nginx, o) {
 					t.Errorf("NginxSample does not wait for CAA object %s: destroy could stop CAA before the pod VM is deleted", o.Name)
 				}
-				for _, op := range []pulumi.MockResourceArgs{namespace, operator, ccr} {
+				for _, op := range []pulumi.MockResourceArgs{namespace, operator} {
 					if !dependsOn(o, op) {
 						t.Errorf("CAA object %s does not wait for %s %s", o.Name, op.TypeToken, op.Name)
 					}
 				}
+			}
+			if !dependsOn(ds, ccr) {
+				t.Error("the CAA DaemonSet does not wait for the CcRuntime (the guide installs the runtime first)")
 			}
 			for _, o := range []pulumi.MockResourceArgs{cm, sa, secret, sshSecret} {
 				if !dependsOn(ds, o) {

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"caa-azure/caa"
+	"caa-azure/stack"
 )
 
 const (
@@ -291,3 +292,6 @@ func (offlineCloner) Clone(_ context.Context, url, tag, _ string) error {
 func offlineCache(t testing.TB) *caa.SourceCache {
 	return &caa.SourceCache{Dir: t.TempDir(), Cloner: offlineCloner{}}
 }
+
+// stackDeploy is stack.Deploy; benchmarks call it through this seam.
+var stackDeploy = stack.Deploy

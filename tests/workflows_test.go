@@ -71,3 +71,23 @@ func TestWorkflowsPinActions(t *testing.T) {
 		}
 	}
 }
+
+// TestPrebuiltBinary: Pulumi.yaml runs the binary the Makefile builds.
+func TestPrebuiltBinary(t *testing.T) {
+	var proj struct {
+		Runtime struct {
+			Name    string `yaml:"name"`
+			Options struct {
+				Binary string `yaml:"binary"`
+			} `yaml:"options"`
+		} `yaml:"runtime"`
+	}
+	readYAML(t, "../Pulumi.yaml", &proj)
+	if proj.Runtime.Name != "go" || proj.Runtime.Options.Binary != "bin/caa-azure" {
+		t.Fatalf("Pulumi.yaml runtime = %+v, want go with binary bin/caa-azure", proj.Runtime)
+	}
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil || !strings.Contains(string(makefile), "BIN      := "+proj.Runtime.Options.Binary) {
+		t.Errorf("the Makefile does not build %s", proj.Runtime.Options.Binary)
+	}
+}

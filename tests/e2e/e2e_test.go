@@ -45,6 +45,10 @@ func TestE2EDeployVerifyDestroy(t *testing.T) {
 		stackName = "nonconf"
 	}
 	ctx := context.Background()
+	// Pulumi.yaml runs the prebuilt binary.
+	if out, err := exec.Command("make", "-C", "../..", "build").CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
 	st, err := auto.UpsertStackLocalSource(ctx, stackName, "../..", auto.EnvVars(map[string]string{
 		"PULUMI_BACKEND_URL":       "file://" + t.TempDir(),
 		"PULUMI_CONFIG_PASSPHRASE": "e2e-only",

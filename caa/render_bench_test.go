@@ -1,0 +1,95 @@
+package caa
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyCloner "clones" by copying a local fixture tree, so benchmarks measure
+// the cache and the renderer without a network.
+type copyCloner struct{ roots map[string]string }
+
+func (c copyCloner) Clone(_ context.Context, url, _, dir string) error {
+	src := c.roots[url]
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dir, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+var fixtureRepos = copyCloner{roots: map[string]string{
+	CAARepository:      "../tests/fixtures/cloud-api-adaptor",
+	OperatorRepository: "../tests/fixtures/operator",
+}}
+
+func renderFromCache(b *testing.B, cache *SourceCache) {
+	caaRoot, err := cache.Checkout(context.Background(), CAARepository, "v0.10.0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opRoot, err := cache.Checkout(context.Background(), OperatorRepository, "v0.10.0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Render(Sources{CAADir: filepath.Join(caaRoot, CAASubdir), OperatorDir: opRoot}, RenderOptions{}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRenderCold: an empty cache, so both repositories are "cloned".
+func BenchmarkRenderCold(b *testing.B) {
+	for b.Loop() {
+		renderFromCache(b, &SourceCache{Dir: b.TempDir(), Cloner: fixtureRepos})
+	}
+}
+
+// BenchmarkRenderWarm: the cache holds both checkouts, as on every preview
+// after the first; a clone here would fail the benchmark.
+func BenchmarkRenderWarm(b *testing.B) {
+	dir := b.TempDir()
+	renderFromCache(b, &SourceCache{Dir: dir, Cloner: fixtureRepos})
+	warm := &SourceCache{Dir: dir, Cloner: failingCloner{}}
+	for b.Loop() {
+		renderFromCache(b, warm)
+	}
+}
+
+type failingCloner struct{}
+
+func (failingCloner) Clone(_ context.Context, url, tag, _ string) error {
+	return &cloneError{url + "@" + tag}
+}
+
+type cloneError struct{ what string }
+
+func (e *cloneError) Error() string { return "warm render cloned " + e.what }
+
+func TestWarmRenderNeedsNoNetwork(t *testing.T) {
+	dir := t.TempDir()
+	cold := &SourceCache{Dir: dir, Cloner: fixtureRepos}
+	warm := &SourceCache{Dir: dir, Cloner: failingCloner{}}
+	for i, cache := range []*SourceCache{cold, warm} {
+		root, err := cache.Checkout(context.Background(), OperatorRepository, "v0.10.0")
+		if err != nil {
+			t.Fatalf("checkout %d: %v", i, err)
+		}
+		if !strings.HasPrefix(root, dir) {
+			t.Fatalf("checkout outside the cache: %s", root)
+		}
+	}
+}
