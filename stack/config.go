@@ -65,6 +65,7 @@ const (
 	KeyPodVMTags            = "podVmTags"
 	KeyGrantVMSizeRead      = "grantVmSizeRead"
 	KeySweepPodVMs          = "sweepPodVms"
+	KeyPreflight            = "preflight"
 )
 
 // Defaults of the keys that have one. Pulumi.yaml declares the same values
@@ -146,6 +147,8 @@ type Config struct {
 	GrantVMSizeRead bool
 	// SweepPodVMs deletes leftover pod VMs before the peer-pod subnet.
 	SweepPodVMs bool
+	// Preflight is error, warn or off.
+	Preflight string
 }
 
 // StackID is "<project>/<stack>", the value of StackTag.
@@ -403,6 +406,11 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	parseCAA(c, value, orDefault, &errs)
 	c.GrantVMSizeRead = parseBool(KeyGrantVMSizeRead, value(KeyGrantVMSizeRead), true, &errs,
 		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
+	switch c.Preflight = orDefault(KeyPreflight, PreflightError); c.Preflight {
+	case PreflightError, PreflightWarn, PreflightOff:
+	default:
+		errs.add(KeyPreflight, "%q is not a mode; use error (problems stop the run), warn or off", c.Preflight)
+	}
 	c.SweepPodVMs = parseBool(KeySweepPodVMs, value(KeySweepPodVMs), true, &errs,
 		"true deletes this stack's leftover pod VMs before the peer-pod subnet on destroy")
 

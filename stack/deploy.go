@@ -35,7 +35,7 @@ type Deployment struct {
 // composes the components and exports the outputs. Nothing is registered
 // unless every check passes.
 func Deploy(ctx *pulumi.Context) error {
-	_, err := DeployWith(ctx, Options{Sources: defaultSourceCache(), Cloud: azureCloud})
+	_, err := DeployWith(ctx, Options{Sources: defaultSourceCache(), Cloud: azureCloud, Preflight: azurePreflight})
 	return err
 }
 
@@ -45,6 +45,8 @@ type Options struct {
 	Sources *caa.SourceCache
 	// Cloud opens the Azure API for the pod VM sweep.
 	Cloud CloudFactory
+	// Preflight opens the Azure API for the preflight checks; nil skips them.
+	Preflight PreflightFactory
 }
 
 // DeployWith is Deploy with explicit Options.
@@ -85,6 +87,9 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	}
 	manifests, err := renderManifests(ctx.Context(), cfg, opts.Sources)
 	if err != nil {
+		return nil, err
+	}
+	if err := runPreflight(ctx, cfg, subscriptionID, opts.Preflight); err != nil {
 		return nil, err
 	}
 

@@ -265,6 +265,7 @@ func TestKubernetesConfigErrorsRegisterNothing(t *testing.T) {
 		{"secure boot without cvm", "caa-azure:enableSecureBoot", "disableCvm", map[string]string{"caa-azure:tee": "none",
 			"caa-azure:disableCvm": "true", "caa-azure:instanceSize": "Standard_D2as_v5", "caa-azure:enableSecureBoot": "true"}},
 		{"pod tags", "caa-azure:podVmTags", "','", map[string]string{"caa-azure:podVmTags": `{"a":"b,c"}`}},
+		{"preflight mode", "caa-azure:preflight", "warn", map[string]string{"caa-azure:preflight": "strict"}},
 		{"no git sources offline", "caa-azure:operatorSourceDir", "git clone --branch v0.10.0", map[string]string{"caa-azure:operatorSourceDir": ""}},
 	}
 	for _, c := range cases {

@@ -1,0 +1,246 @@
+package preflight
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+)
+
+// AzureCloud is Cloud on the Azure Resource Manager API.
+type AzureCloud struct {
+	subscriptionID string
+	skus           *armcompute.ResourceSKUsClient
+	usage          *armcompute.UsageClient
+	community      *armcompute.CommunityGalleryImageVersionsClient
+	images         *armcompute.ImagesClient
+	versions       *armcompute.GalleryImageVersionsClient
+	arm            *arm.Client
+}
+
+// ErrNoCredentials means no Azure login was found; the checks are skipped.
+var ErrNoCredentials = errors.New("no Azure credentials")
+
+// NewAzureCloud finds the deploying identity as the Pulumi provider does
+// (service principal or workload identity variables, else `az login`) and
+// proves it with one token request. It deliberately does not probe the
+// instance metadata service, so an offline preview or a test run fails fast
+// with ErrNoCredentials instead of waiting on the network.
+func NewAzureCloud(ctx context.Context, subscriptionID string) (*AzureCloud, error) {
+	var sources []azcore.TokenCredential
+	if c, err := azidentity.NewEnvironmentCredential(nil); err == nil {
+		sources = append(sources, c)
+	}
+	if c, err := azidentity.NewWorkloadIdentityCredential(nil); err == nil {
+		sources = append(sources, c)
+	}
+	if c, err := azidentity.NewAzureCLICredential(nil); err == nil {
+		sources = append(sources, c)
+	}
+	if len(sources) == 0 {
+		return nil, ErrNoCredentials
+	}
+	cred, err := azidentity.NewChainedTokenCredential(sources, nil)
+	if err != nil {
+		return nil, err
+	}
+	tokenCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := cred.GetToken(tokenCtx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoCredentials, firstLine(err.Error()))
+	}
+	a := &AzureCloud{subscriptionID: subscriptionID}
+	if a.skus, err = armcompute.NewResourceSKUsClient(subscriptionID, cred, nil); err != nil {
+		return nil, err
+	}
+	if a.usage, err = armcompute.NewUsageClient(subscriptionID, cred, nil); err != nil {
+		return nil, err
+	}
+	if a.community, err = armcompute.NewCommunityGalleryImageVersionsClient(subscriptionID, cred, nil); err != nil {
+		return nil, err
+	}
+	if a.images, err = armcompute.NewImagesClient(subscriptionID, cred, nil); err != nil {
+		return nil, err
+	}
+	if a.versions, err = armcompute.NewGalleryImageVersionsClient(subscriptionID, cred, nil); err != nil {
+		return nil, err
+	}
+	if a.arm, err = arm.NewClient("caa-azure/preflight", "v1", cred, nil); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// SKUs lists the VM sizes of a region with their restrictions.
+func (a *AzureCloud) SKUs(ctx context.Context, location string) ([]SKU, error) {
+	filter := fmt.Sprintf("location eq '%s'", location)
+	pager := a.skus.NewListPager(&armcompute.ResourceSKUsClientListOptions{Filter: &filter})
+	var out []SKU
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range page.Value {
+			if s == nil || deref(s.ResourceType) != "virtualMachines" {
+				continue
+			}
+			sku := SKU{Name: deref(s.Name), Family: deref(s.Family)}
+			for _, c := range s.Capabilities {
+				if deref(c.Name) == "vCPUs" {
+					sku.VCPUs, _ = strconv.Atoi(deref(c.Value))
+				}
+			}
+			for _, r := range s.Restrictions {
+				if r == nil || r.Type == nil || *r.Type != armcompute.ResourceSKURestrictionsTypeLocation {
+					continue
+				}
+				reason := "restricted"
+				if r.ReasonCode != nil {
+					reason = string(*r.ReasonCode)
+				}
+				sku.Restricted = reason
+			}
+			out = append(out, sku)
+		}
+	}
+	return out, nil
+}
+
+// Usages lists the regional vCPU quota counters.
+func (a *AzureCloud) Usages(ctx context.Context, location string) ([]Usage, error) {
+	pager := a.usage.NewListPager(location, nil)
+	var out []Usage
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range page.Value {
+			if u == nil || u.Name == nil {
+				continue
+			}
+			out = append(out, Usage{Name: deref(u.Name.Value), Current: int(deref32(u.CurrentValue)), Limit: int(deref64(u.Limit))})
+		}
+	}
+	return out, nil
+}
+
+// ImageInRegion checks a community gallery image version, a managed image
+// or a gallery image version.
+func (a *AzureCloud) ImageInRegion(ctx context.Context, imageID, location string) error {
+	parts := strings.Split(strings.Trim(imageID, "/"), "/")
+	switch {
+	case len(parts) == 7 && strings.EqualFold(parts[0], "CommunityGalleries"):
+		_, err := a.community.Get(ctx, location, parts[1], parts[3], parts[5], nil)
+		return notFoundAs(err)
+	case len(parts) == 8 && strings.EqualFold(parts[6], "images"):
+		img, err := a.images.Get(ctx, parts[3], parts[7], nil)
+		if err != nil {
+			return notFoundAs(err)
+		}
+		if !sameRegion(deref(img.Location), location) {
+			return fmt.Errorf("%w: the image is in %s", ErrNotFound, deref(img.Location))
+		}
+		return nil
+	case len(parts) == 12 && strings.EqualFold(parts[6], "galleries"):
+		expand := armcompute.ReplicationStatusTypesReplicationStatus
+		v, err := a.versions.Get(ctx, parts[3], parts[7], parts[9], parts[11], &armcompute.GalleryImageVersionsClientGetOptions{Expand: &expand})
+		if err != nil {
+			return notFoundAs(err)
+		}
+		if v.Properties != nil && v.Properties.PublishingProfile != nil {
+			for _, r := range v.Properties.PublishingProfile.TargetRegions {
+				if r != nil && sameRegion(deref(r.Name), location) {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%w: the version is not replicated to %s", ErrNotFound, location)
+	}
+	return fmt.Errorf("%q is not a community gallery, managed image or gallery image version id", imageID)
+}
+
+// Allowed asks ARM for the caller's permissions at scope.
+func (a *AzureCloud) Allowed(ctx context.Context, scope, action string) (bool, error) {
+	url := a.arm.Endpoint() + strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"
+	req, err := azruntime.NewRequest(ctx, http.MethodGet, url)
+	if err != nil {
+		return false, err
+	}
+	resp, err := a.arm.Pipeline().Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, azruntime.NewResponseError(resp)
+	}
+	var body struct {
+		Value []struct {
+			Actions    []string `json:"actions"`
+			NotActions []string `json:"notActions"`
+		} `json:"value"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return false, err
+	}
+	for _, p := range body.Value {
+		if ActionAllowed(p.Actions, p.NotActions, action) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func sameRegion(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
+	return norm(a) == norm(b)
+}
+
+func notFoundAs(err error) error {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %s", ErrNotFound, re.ErrorCode)
+	}
+	return err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func deref32(v *int32) int32 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+func deref64(v *int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}

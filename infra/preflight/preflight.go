@@ -1,0 +1,330 @@
+// Package preflight checks, before anything is created, that Azure can run
+// the deployment: the VM sizes are offered, the vCPU quota has room, the
+// pod VM image exists in the region and the deployer may write role
+// assignments. Each check is a function over Cloud, so tests use fakes.
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is what Cloud returns for a resource that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// SKU is one VM size as the resource SKU API reports it for a region.
+type SKU struct {
+	Name   string
+	Family string
+	VCPUs  int
+	// Restricted is the reason Azure will not create it here, or "".
+	Restricted string
+}
+
+// Usage is one regional quota counter, e.g. a VM family's vCPUs.
+type Usage struct {
+	Name    string // e.g. standardDCASv5Family, cores
+	Current int
+	Limit   int
+}
+
+// Cloud is the slice of the Azure API the checks need.
+type Cloud interface {
+	SKUs(ctx context.Context, location string) ([]SKU, error)
+	Usages(ctx context.Context, location string) ([]Usage, error)
+	// ImageInRegion returns nil when the image can be used in location,
+	// ErrNotFound (wrapped) when it cannot.
+	ImageInRegion(ctx context.Context, imageID, location string) error
+	// Allowed reports whether the caller may perform action at scope.
+	Allowed(ctx context.Context, scope, action string) (bool, error)
+}
+
+// Severity of a finding.
+type Severity int
+
+// Severities: an Error stops the deploy in error mode, a Warning never does.
+const (
+	Warning Severity = iota
+	Error
+)
+
+// Finding is one problem, naming the configuration key it concerns.
+type Finding struct {
+	Severity Severity
+	Key      string
+	Message  string
+}
+
+// SizeNeed is a VM size the deployment uses and how many of it.
+type SizeNeed struct {
+	Key   string // the configuration key that chose the size
+	Size  string
+	Count int
+	// PodVMs marks pod VM sizes: a quota shortfall is only a warning there,
+	// since pods can still run up to the quota.
+	PodVMs bool
+}
+
+// PermissionNeed is an action the deployer must be allowed at a scope.
+type PermissionNeed struct {
+	Key    string
+	Scope  string
+	Action string
+	Why    string
+}
+
+// Request is everything the checks look at.
+type Request struct {
+	Location    string
+	Sizes       []SizeNeed
+	ImageKey    string
+	ImageID     string
+	Permissions []PermissionNeed
+}
+
+// Run runs every check concurrently, bounded by timeout, and returns all
+// findings sorted by key. A check that cannot complete is a warning.
+func Run(ctx context.Context, cloud Cloud, req Request, timeout time.Duration) []Finding {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var mu sync.Mutex
+	var all []Finding
+	var wg sync.WaitGroup
+	run := func(check func(context.Context, Cloud, Request) []Finding) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found := check(ctx, cloud, req)
+			mu.Lock()
+			all = append(all, found...)
+			mu.Unlock()
+		}()
+	}
+	run(CheckSizesAndQuota)
+	run(CheckImage)
+	run(CheckPermissions)
+	wg.Wait()
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Severity != all[j].Severity {
+			return all[i].Severity > all[j].Severity
+		}
+		return all[i].Key < all[j].Key
+	})
+	return all
+}
+
+// CheckSizesAndQuota checks that every size is offered in the region and
+// that each family's vCPU quota has room for what the deployment needs.
+func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding {
+	skus, err := cloud.SKUs(ctx, req.Location)
+	if err != nil {
+		return []Finding{{Warning, "azure-native:location", fmt.Sprintf("could not list the VM sizes of %s (%v); sizes and quota were not checked", req.Location, err)}}
+	}
+	byName := map[string]SKU{}
+	for _, s := range skus {
+		byName[strings.ToLower(s.Name)] = s
+	}
+	var out []Finding
+	need := map[string]int{} // family → vCPUs
+	needFrom := map[string][]SizeNeed{}
+	for _, n := range req.Sizes {
+		s, ok := byName[strings.ToLower(n.Size)]
+		switch {
+		case !ok:
+			out = append(out, Finding{Error, n.Key, fmt.Sprintf("%s is not offered in %s; %s", n.Size, req.Location, alternatives(skus, n.Size))})
+			continue
+		case s.Restricted != "":
+			out = append(out, Finding{Error, n.Key, fmt.Sprintf("%s is not available to this subscription in %s (%s); %s",
+				n.Size, req.Location, s.Restricted, alternatives(skus, n.Size))})
+			continue
+		}
+		need[s.Family] += n.Count * s.VCPUs
+		needFrom[s.Family] = append(needFrom[s.Family], n)
+	}
+	if len(need) == 0 {
+		return out
+	}
+	usages, err := cloud.Usages(ctx, req.Location)
+	if err != nil {
+		return append(out, Finding{Warning, "azure-native:location", fmt.Sprintf("could not read the vCPU quota of %s (%v); quota was not checked", req.Location, err)})
+	}
+	quota := map[string]Usage{}
+	for _, u := range usages {
+		quota[strings.ToLower(u.Name)] = u
+	}
+	families := make([]string, 0, len(need))
+	for f := range need {
+		families = append(families, f)
+	}
+	sort.Strings(families)
+	for _, family := range families {
+		u, ok := quota[strings.ToLower(family)]
+		if !ok {
+			continue
+		}
+		free := u.Limit - u.Current
+		if free >= need[family] {
+			continue
+		}
+		severity, key := Warning, needFrom[family][0].Key
+		for _, n := range needFrom[family] {
+			if !n.PodVMs {
+				severity, key = Error, n.Key
+			}
+		}
+		msg := fmt.Sprintf("the %s quota in %s has %d of %d vCPUs free but the deployment may use %d (%s); request more with "+
+			"`az quota create` or the portal (Subscriptions → Usage + quotas), or use a smaller size",
+			family, req.Location, max(free, 0), u.Limit, need[family], describe(needFrom[family]))
+		out = append(out, Finding{severity, key, msg})
+	}
+	return out
+}
+
+func describe(needs []SizeNeed) string {
+	parts := make([]string, 0, len(needs))
+	for _, n := range needs {
+		what := "node"
+		if n.PodVMs {
+			what = "pod VM"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s(s) of %s", n.Count, what, n.Size))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// alternatives names up to three offered sizes of the same series, closest
+// in vCPUs first.
+func alternatives(skus []SKU, size string) string {
+	series := seriesOf(size)
+	want := vcpusFromName(size)
+	var candidates []SKU
+	for _, s := range skus {
+		if s.Restricted == "" && seriesOf(s.Name) == series && !strings.EqualFold(s.Name, size) {
+			candidates = append(candidates, s)
+		}
+	}
+	if len(candidates) == 0 {
+		return "no size of the same series is offered there; try another region"
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		di, dj := abs(candidates[i].VCPUs-want), abs(candidates[j].VCPUs-want)
+		if di != dj {
+			return di < dj
+		}
+		return candidates[i].Name < candidates[j].Name
+	})
+	names := []string{}
+	for _, c := range candidates[:min(3, len(candidates))] {
+		names = append(names, c.Name)
+	}
+	return "offered there: " + strings.Join(names, ", ")
+}
+
+// seriesOf is a size without its vCPU count: Standard_DC2as_v5 → standard_dcas_v5.
+func seriesOf(size string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(size) {
+		if r < '0' || r > '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func vcpusFromName(size string) int {
+	n := 0
+	for _, r := range strings.TrimPrefix(size, "Standard_") {
+		if r >= '0' && r <= '9' {
+			n = n*10 + int(r-'0')
+		} else if n > 0 {
+			break
+		}
+	}
+	return n
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// CheckImage checks that the pod VM image can be used in the region.
+func CheckImage(ctx context.Context, cloud Cloud, req Request) []Finding {
+	if req.ImageID == "" {
+		return nil
+	}
+	err := cloud.ImageInRegion(ctx, req.ImageID, req.Location)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return []Finding{{Error, req.ImageKey, fmt.Sprintf("image %s is not available in %s (%v); pick a region it is replicated to, "+
+			"or set podVmImageId to an image in %s", req.ImageID, req.Location, err, req.Location)}}
+	default:
+		return []Finding{{Warning, req.ImageKey, fmt.Sprintf("could not check image %s in %s: %v", req.ImageID, req.Location, err)}}
+	}
+}
+
+// CheckPermissions checks each action the deployment performs.
+func CheckPermissions(ctx context.Context, cloud Cloud, req Request) []Finding {
+	var out []Finding
+	for _, p := range req.Permissions {
+		ok, err := cloud.Allowed(ctx, p.Scope, p.Action)
+		switch {
+		case err != nil:
+			out = append(out, Finding{Warning, p.Key, fmt.Sprintf("could not check %s on %s: %v", p.Action, p.Scope, err)})
+		case !ok:
+			out = append(out, Finding{Error, p.Key, fmt.Sprintf("the deploying identity may not %s on %s, which %s; "+
+				"ask for Owner, or Role Based Access Control Administrator, there", p.Action, p.Scope, p.Why)})
+		}
+	}
+	return out
+}
+
+// ActionAllowed evaluates ARM permission entries (actions and notActions
+// with * wildcards) for one action.
+func ActionAllowed(actions, notActions []string, action string) bool {
+	allowed := false
+	for _, a := range actions {
+		if wildcardMatch(a, action) {
+			allowed = true
+		}
+	}
+	for _, n := range notActions {
+		if wildcardMatch(n, action) {
+			return false
+		}
+	}
+	return allowed
+}
+
+func wildcardMatch(pattern, s string) bool {
+	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i, p := range parts[1:] {
+		last := i == len(parts)-2
+		if last {
+			return strings.HasSuffix(s, p)
+		}
+		idx := strings.Index(s, p)
+		if idx < 0 {
+			return false
+		}
+		s = s[idx+len(p):]
+	}
+	return true
+}

@@ -1,0 +1,184 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeCloud answers from tables; nil maps mean "API error".
+type fakeCloud struct {
+	skus      []SKU
+	usages    []Usage
+	images    map[string]bool
+	allowed   map[string]bool // scope|action
+	skuErr    error
+	permDelay time.Duration
+}
+
+func (f *fakeCloud) SKUs(context.Context, string) ([]SKU, error) { return f.skus, f.skuErr }
+func (f *fakeCloud) Usages(context.Context, string) ([]Usage, error) {
+	return f.usages, nil
+}
+func (f *fakeCloud) ImageInRegion(_ context.Context, id, location string) error {
+	if f.images[id+"@"+location] {
+		return nil
+	}
+	return fmt.Errorf("%w: GalleryImageNotFound", ErrNotFound)
+}
+func (f *fakeCloud) Allowed(ctx context.Context, scope, action string) (bool, error) {
+	select {
+	case <-time.After(f.permDelay):
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	return f.allowed[scope+"|"+action], nil
+}
+
+const image = "/CommunityGalleries/g/Images/i/Versions/0.10.0"
+
+func healthy() *fakeCloud {
+	return &fakeCloud{
+		skus: []SKU{
+			{Name: "Standard_DC2as_v5", Family: "standardDCASv5Family", VCPUs: 2},
+			{Name: "Standard_DC4as_v5", Family: "standardDCASv5Family", VCPUs: 4},
+			{Name: "Standard_DC8as_v5", Family: "standardDCASv5Family", VCPUs: 8},
+			{Name: "Standard_F4s_v2", Family: "standardFSv2Family", VCPUs: 4},
+			{Name: "Standard_DC2es_v6", Family: "standardDCESv6Family", VCPUs: 2, Restricted: "NotAvailableForSubscription"},
+		},
+		usages: []Usage{
+			{Name: "standardDCASv5Family", Current: 0, Limit: 20},
+			{Name: "standardFSv2Family", Current: 0, Limit: 10},
+		},
+		images:  map[string]bool{image + "@eastus": true},
+		allowed: map[string]bool{"/subscriptions/s|Microsoft.Authorization/roleAssignments/write": true},
+	}
+}
+
+func request() Request {
+	return Request{
+		Location: "eastus",
+		Sizes: []SizeNeed{
+			{Key: "caa-azure:instanceSize", Size: "Standard_DC2as_v5", Count: 10, PodVMs: true},
+			{Key: "caa-azure:nodeVmSize", Size: "Standard_F4s_v2", Count: 1},
+		},
+		ImageKey: "caa-azure:podVmImageId", ImageID: image,
+		Permissions: []PermissionNeed{{Key: "caa-azure:resourceGroupName", Scope: "/subscriptions/s",
+			Action: "Microsoft.Authorization/roleAssignments/write", Why: "the role assignments need"}},
+	}
+}
+
+func TestAllChecksPass(t *testing.T) {
+	if f := Run(context.Background(), healthy(), request(), time.Second); len(f) != 0 {
+		t.Fatalf("findings on a healthy subscription: %+v", f)
+	}
+}
+
+func TestSizeNotOfferedOrRestricted(t *testing.T) {
+	req := request()
+	req.Sizes[0].Size = "Standard_DC16as_v5"
+	f := CheckSizesAndQuota(context.Background(), healthy(), req)
+	if len(f) != 1 || f[0].Severity != Error || f[0].Key != "caa-azure:instanceSize" ||
+		!strings.Contains(f[0].Message, "not offered in eastus") || !strings.Contains(f[0].Message, "Standard_DC8as_v5, Standard_DC4as_v5, Standard_DC2as_v5") {
+		t.Fatalf("want one error naming the nearest sizes, got %+v", f)
+	}
+	req.Sizes[0].Size = "Standard_DC2es_v6"
+	f = CheckSizesAndQuota(context.Background(), healthy(), req)
+	if len(f) != 1 || !strings.Contains(f[0].Message, "NotAvailableForSubscription") {
+		t.Fatalf("restricted size: %+v", f)
+	}
+}
+
+func TestQuota(t *testing.T) {
+	cases := []struct {
+		name     string
+		current  int
+		nodeUsed int
+		want     []Severity
+	}{
+		{"room to spare", 0, 0, nil},
+		{"exactly at need", 0, 6, nil},
+		{"pod VMs short", 5, 0, []Severity{Warning}},
+		{"nodes short", 0, 8, []Severity{Error}},
+	}
+	for _, c := range cases {
+		cloud := healthy()
+		cloud.usages = []Usage{{Name: "standardDCASv5Family", Current: c.current, Limit: 20}, {Name: "standardFSv2Family", Current: c.nodeUsed, Limit: 10}}
+		f := CheckSizesAndQuota(context.Background(), cloud, request())
+		if len(f) != len(c.want) {
+			t.Errorf("%s: %+v", c.name, f)
+			continue
+		}
+		for i, s := range c.want {
+			if f[i].Severity != s || !strings.Contains(f[i].Message, "vCPUs free") {
+				t.Errorf("%s: finding %+v", c.name, f[i])
+			}
+		}
+	}
+	cloud := healthy()
+	cloud.usages = []Usage{{Name: "standardDCASv5Family", Current: 18, Limit: 20}}
+	f := CheckSizesAndQuota(context.Background(), cloud, request())
+	if len(f) != 1 || !strings.Contains(f[0].Message, "has 2 of 20 vCPUs free but the deployment may use 20 (10 pod VM(s) of Standard_DC2as_v5)") {
+		t.Errorf("the numbers must be in the warning: %+v", f)
+	}
+}
+
+func TestImageMissing(t *testing.T) {
+	req := request()
+	req.Location = "northeurope"
+	f := CheckImage(context.Background(), healthy(), req)
+	if len(f) != 1 || f[0].Severity != Error || f[0].Key != "caa-azure:podVmImageId" || !strings.Contains(f[0].Message, "not available in northeurope") {
+		t.Fatalf("%+v", f)
+	}
+}
+
+func TestPermissionDenied(t *testing.T) {
+	cloud := healthy()
+	cloud.allowed = map[string]bool{}
+	f := CheckPermissions(context.Background(), cloud, request())
+	if len(f) != 1 || f[0].Severity != Error || f[0].Key != "caa-azure:resourceGroupName" || !strings.Contains(f[0].Message, "may not Microsoft.Authorization/roleAssignments/write") {
+		t.Fatalf("%+v", f)
+	}
+}
+
+func TestAPIErrorsAndTimeoutAreWarnings(t *testing.T) {
+	cloud := healthy()
+	cloud.skuErr = errors.New("503 ServiceUnavailable")
+	cloud.permDelay = time.Hour
+	start := time.Now()
+	f := Run(context.Background(), cloud, request(), 50*time.Millisecond)
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("the timeout did not bound the checks")
+	}
+	if len(f) != 2 {
+		t.Fatalf("%+v", f)
+	}
+	for _, x := range f {
+		if x.Severity != Warning {
+			t.Errorf("a check that could not run must warn, not fail: %+v", x)
+		}
+	}
+}
+
+func TestActionAllowed(t *testing.T) {
+	cases := []struct {
+		actions, not []string
+		action       string
+		want         bool
+	}{
+		{[]string{"*"}, nil, "Microsoft.Authorization/roleAssignments/write", true},
+		{[]string{"*"}, []string{"Microsoft.Authorization/*/Write"}, "Microsoft.Authorization/roleAssignments/write", false},
+		{[]string{"Microsoft.Authorization/roleAssignments/*"}, nil, "Microsoft.Authorization/roleAssignments/write", true},
+		{[]string{"*/read"}, nil, "Microsoft.Authorization/roleAssignments/write", false},
+		{[]string{"Microsoft.Authorization/*/write"}, nil, "microsoft.authorization/roledefinitions/write", true},
+		{nil, nil, "x", false},
+	}
+	for _, c := range cases {
+		if got := ActionAllowed(c.actions, c.not, c.action); got != c.want {
+			t.Errorf("ActionAllowed(%v, %v, %s) = %v", c.actions, c.not, c.action, got)
+		}
+	}
+}

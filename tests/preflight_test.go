@@ -1,0 +1,87 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/infra/preflight"
+	"caa-azure/stack"
+)
+
+// brokenSubscription offers no confidential sizes, has no quota, lacks
+// the image and denies role assignments.
+type brokenSubscription struct{ asked []string }
+
+func (b *brokenSubscription) SKUs(context.Context, string) ([]preflight.SKU, error) {
+	b.asked = append(b.asked, "skus")
+	return []preflight.SKU{{Name: "Standard_F4s_v2", Family: "standardFSv2Family", VCPUs: 4}}, nil
+}
+func (b *brokenSubscription) Usages(context.Context, string) ([]preflight.Usage, error) {
+	return []preflight.Usage{{Name: "standardFSv2Family", Current: 10, Limit: 10}}, nil
+}
+func (b *brokenSubscription) ImageInRegion(context.Context, string, string) error {
+	return fmt.Errorf("%w: GalleryImageNotFound", preflight.ErrNotFound)
+}
+func (b *brokenSubscription) Allowed(context.Context, string, string) (bool, error) {
+	return false, nil
+}
+
+func deployWithPreflight(t *testing.T, mode string, open stack.PreflightFactory) (*mocks, error) {
+	cfg := stackConfig(t, "snp")
+	cfg["caa-azure:preflight"] = mode
+	m := newMocks()
+	err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error {
+		_, err := stack.DeployWith(ctx, stack.Options{Preflight: open})
+		return err
+	})
+	return m, err
+}
+
+func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
+	cloud := &brokenSubscription{}
+	m, err := deployWithPreflight(t, "error", func(context.Context, string) (preflight.Cloud, error) { return cloud, nil })
+	if err == nil {
+		t.Fatal("a broken subscription must stop the run in error mode")
+	}
+	for _, want := range []string{
+		"caa-azure:instanceSize: Standard_DC2as_v5 is not offered in eastus",
+		"caa-azure:nodeVmSize: the standardFSv2Family quota in eastus has 0 of 10 vCPUs free",
+		"caa-azure:podVmImageId: image /CommunityGalleries/",
+		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Authorization/roleAssignments/write",
+		"caa-azure:grantVmSizeRead: the deploying identity may not Microsoft.Authorization/roleDefinitions/write",
+		"nothing was created",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if len(m.resources) != 0 {
+		t.Errorf("%d resources were registered although preflight failed", len(m.resources))
+	}
+}
+
+func TestPreflightWarnAndOffDeploy(t *testing.T) {
+	cloud := &brokenSubscription{}
+	m, err := deployWithPreflight(t, "warn", func(context.Context, string) (preflight.Cloud, error) { return cloud, nil })
+	if err != nil || len(m.byType(tCluster)) != 1 || len(cloud.asked) == 0 {
+		t.Fatalf("warn mode reports and deploys: %v", err)
+	}
+	called := false
+	m, err = deployWithPreflight(t, "off", func(context.Context, string) (preflight.Cloud, error) { called = true; return cloud, nil })
+	if err != nil || called || len(m.byType(tCluster)) != 1 {
+		t.Fatalf("off mode must not call Azure: called %v, %v", called, err)
+	}
+}
+
+func TestPreflightWithoutCredentialsSkips(t *testing.T) {
+	m, err := deployWithPreflight(t, "error", func(context.Context, string) (preflight.Cloud, error) {
+		return nil, fmt.Errorf("%w: Azure CLI not found on path", preflight.ErrNoCredentials)
+	})
+	if err != nil || len(m.byType(tCluster)) != 1 {
+		t.Fatalf("without credentials the checks are skipped (with a warning), not fatal: %v", err)
+	}
+}
