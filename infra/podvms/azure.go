@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
@@ -98,27 +99,26 @@ func (a *AzureCloud) ListNICs(ctx context.Context, resourceGroup string) ([]NIC,
 
 // DeleteVM deletes a VM and waits; one that is already gone is fine.
 func (a *AzureCloud) DeleteVM(ctx context.Context, id string) error {
-	group, name, err := groupAndName(id)
-	if err != nil {
-		return err
-	}
-	poller, err := a.vms.BeginDelete(ctx, group, name, nil)
-	if err == nil {
-		_, err = poller.PollUntilDone(ctx, nil)
-	}
-	if notFound(err) {
-		return nil
-	}
-	return err
+	return deleteAndWait(ctx, id, func(group, name string) (*azruntime.Poller[armcompute.VirtualMachinesClientDeleteResponse], error) {
+		return a.vms.BeginDelete(ctx, group, name, nil)
+	})
 }
 
 // DeleteNIC deletes a NIC and waits; one that is already gone is fine.
 func (a *AzureCloud) DeleteNIC(ctx context.Context, id string) error {
+	return deleteAndWait(ctx, id, func(group, name string) (*azruntime.Poller[armnetwork.InterfacesClientDeleteResponse], error) {
+		return a.nics.BeginDelete(ctx, group, name, nil)
+	})
+}
+
+// deleteAndWait starts a delete by resource group and name and polls it
+// to the end; a resource that is already gone counts as deleted.
+func deleteAndWait[T any](ctx context.Context, id string, begin func(group, name string) (*azruntime.Poller[T], error)) error {
 	group, name, err := groupAndName(id)
 	if err != nil {
 		return err
 	}
-	poller, err := a.nics.BeginDelete(ctx, group, name, nil)
+	poller, err := begin(group, name)
 	if err == nil {
 		_, err = poller.PollUntilDone(ctx, nil)
 	}
