@@ -14,8 +14,13 @@ type CAAReleaseArgs struct {
 	Manifests *Manifests
 	// PeerPodsConfig is the data of the peer-pods-cm ConfigMap.
 	PeerPodsConfig pulumi.StringMapInput
-	// ClientID is the workload identity CAA's service account acts as.
+	// ClientID is the workload identity CAA's service account acts as; nil
+	// when CAA authenticates with Credentials instead.
 	ClientID pulumi.StringInput
+	// Credentials go into peer-pods-secret (AZURE_CLIENT_ID,
+	// AZURE_CLIENT_SECRET, AZURE_TENANT_ID) in service-principal mode; they
+	// must be Pulumi secrets.
+	Credentials pulumi.StringMapInput
 	// SSHPublicKey goes into ssh-key-secret as id_rsa.pub.
 	SSHPublicKey pulumi.StringInput
 	// AzureDependencies are what CAA must outlive: its identity, role
@@ -56,8 +61,9 @@ type object struct {
 // ConfigMap, secrets and RBAC before the DaemonSet. The component must be
 // given the cluster's Kubernetes provider with pulumi.Providers.
 func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts ...pulumi.ResourceOption) (*CAARelease, error) {
-	if args == nil || args.Manifests == nil || args.PeerPodsConfig == nil || args.ClientID == nil || args.SSHPublicKey == nil {
-		return nil, fmt.Errorf("CAA release %q: Manifests, PeerPodsConfig, ClientID and SSHPublicKey are required", name)
+	if args == nil || args.Manifests == nil || args.PeerPodsConfig == nil || args.SSHPublicKey == nil ||
+		(args.ClientID == nil) == (args.Credentials == nil) {
+		return nil, fmt.Errorf("CAA release %q: Manifests, PeerPodsConfig, SSHPublicKey and one of ClientID or Credentials are required", name)
 	}
 	r := &CAARelease{}
 	if err := ctx.RegisterComponentResource("caa-azure:caa:CAARelease", name, r, opts...); err != nil {
@@ -114,7 +120,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 			daemonSets = append(daemonSets, obj)
 			continue
 		}
-		if kindOf(obj) == "ServiceAccount" && nameOf(obj) == ServiceAccountName {
+		if kindOf(obj) == "ServiceAccount" && nameOf(obj) == ServiceAccountName && args.ClientID != nil {
 			mapAt(obj, "metadata", "annotations")[WorkloadIdentityClientIDAnnotation] = args.ClientID
 		}
 		config = append(config, obj)
@@ -159,11 +165,15 @@ func generatedObjects(args *CAAReleaseArgs) []Object {
 	meta := func(name string) map[string]any {
 		return map[string]any{"name": name, "namespace": Namespace}
 	}
+	// With workload identity the secret stays empty, but the DaemonSet's
+	// envFrom requires it to exist.
+	providerSecret := Object{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SecretName), "type": "Opaque"}
+	if args.Credentials != nil {
+		providerSecret["stringData"] = args.Credentials
+	}
 	return []Object{
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(ConfigMapName), "data": args.PeerPodsConfig},
-		// Empty: with workload identity CAA needs no client secret, but the
-		// DaemonSet's envFrom requires the secret to exist.
-		{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SecretName), "type": "Opaque"},
+		providerSecret,
 		// CAA v0.10.0 refuses to create a pod VM without this key.
 		{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SSHKeySecretName), "type": "Opaque",
 			"stringData": pulumi.StringMap{"id_rsa.pub": args.SSHPublicKey}},

@@ -79,6 +79,9 @@ type RenderOptions struct {
 	// RuntimeClassWaitTimeout bounds the wait for the operator to install
 	// the kata-remote runtime class, in seconds.
 	RuntimeClassWaitTimeout int
+	// NoWorkloadIdentity leaves out the workload-identity pod label, for
+	// CAA authenticating as a service principal.
+	NoWorkloadIdentity bool
 }
 
 // Manifests are the rendered objects, grouped in the order they install.
@@ -117,7 +120,7 @@ func Render(src Sources, opts RenderOptions) (*Manifests, error) {
 	if m.CcRuntime, err = peerPodsRuntime(samples, opts.RuntimeClassWaitTimeout); err != nil {
 		return nil, err
 	}
-	if m.CAA, err = overlayCAA(caaObjs, opts.CAAImage); err != nil {
+	if m.CAA, err = overlayCAA(caaObjs, opts.CAAImage, !opts.NoWorkloadIdentity); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -198,7 +201,7 @@ func peerPodsRuntime(objs []Object, timeoutSeconds int) (Object, error) {
 
 // overlayCAA applies the guide's overlay rules that need no output: the
 // image and the workload-identity pod label.
-func overlayCAA(objs []Object, image string) ([]Object, error) {
+func overlayCAA(objs []Object, image string, workloadIdentity bool) ([]Object, error) {
 	var hasSA, hasDaemonSet bool
 	for _, o := range objs {
 		switch {
@@ -206,7 +209,9 @@ func overlayCAA(objs []Object, image string) ([]Object, error) {
 			hasSA = true
 		case kindOf(o) == "DaemonSet" && nameOf(o) == DaemonSetName:
 			hasDaemonSet = true
-			mapAt(o, "spec", "template", "metadata", "labels")[WorkloadIdentityUseLabel] = "true"
+			if workloadIdentity {
+				mapAt(o, "spec", "template", "metadata", "labels")[WorkloadIdentityUseLabel] = "true"
+			}
 		}
 		for _, c := range containers(o) {
 			if img, _ := c["image"].(string); imageName(img) == caaImagePlaceholder && image != "" {

@@ -3,7 +3,9 @@ package infra
 import (
 	"encoding/base64"
 	"fmt"
+	"strings"
 
+	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/containerservice/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
@@ -43,6 +45,27 @@ type ClusterArgs struct {
 	NetworkPluginMode pulumi.StringPtrInput
 	PodCIDR           pulumi.StringPtrInput
 	Tags              pulumi.StringMapInput
+	// Entra, when set, turns on AKS-managed Entra ID with Azure RBAC and
+	// disables local accounts, so no static admin credential exists.
+	Entra *EntraAccess
+}
+
+// EntraAccess is who administers an Entra ID-only cluster, and how the
+// program's own kubelogin obtains tokens.
+type EntraAccess struct {
+	// Admins get "Azure Kubernetes Service RBAC Cluster Admin" on the cluster.
+	Admins []Principal
+	// LoginMode is the kubelogin login mode (KubeloginAzureCLI, ...).
+	LoginMode string
+}
+
+// Principal is an Entra ID object granted a role.
+type Principal struct {
+	ObjectID string
+	// Type is User, Group or ServicePrincipal.
+	Type string
+	// Label names the principal in resource names; it must be stable.
+	Label string
 }
 
 // Cluster is the resource group, the AKS cluster with OIDC issuer and
@@ -57,7 +80,8 @@ type Cluster struct {
 	OIDCIssuerURL     pulumi.StringOutput `pulumi:"oidcIssuerUrl"`
 	// ControlPlanePrincipalID is the identity AKS acts as on the node subnet.
 	ControlPlanePrincipalID pulumi.StringOutput `pulumi:"controlPlanePrincipalId"`
-	// Kubeconfig is the user kubeconfig; always a secret.
+	// Kubeconfig is the user kubeconfig: a secret with local accounts; with
+	// Entra ID an exec kubeconfig that holds no credential.
 	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 
 	// ManagedCluster is the AKS resource, for dependency edges.
@@ -153,7 +177,9 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			NetworkPluginMode: args.NetworkPluginMode,
 			PodCidr:           args.PodCIDR,
 		},
-		OidcIssuerProfile: &containerservice.ManagedClusterOIDCIssuerProfileArgs{Enabled: pulumi.Bool(true)},
+		AadProfile:           aadProfile(args.Entra),
+		DisableLocalAccounts: pulumi.Bool(args.Entra != nil),
+		OidcIssuerProfile:    &containerservice.ManagedClusterOIDCIssuerProfileArgs{Enabled: pulumi.Bool(true)},
 		SecurityProfile: &containerservice.ManagedClusterSecurityProfileArgs{
 			WorkloadIdentity: &containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs{Enabled: pulumi.Bool(true)},
 		},
@@ -167,11 +193,38 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	c.NodeResourceGroup = aks.NodeResourceGroup.Elem()
 	c.OIDCIssuerURL = aks.OidcIssuerProfile.IssuerURL().Elem()
 
-	creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, containerservice.ListManagedClusterUserCredentialsOutputArgs{
+	credArgs := containerservice.ListManagedClusterUserCredentialsOutputArgs{
 		ResourceGroupName: c.ResourceGroupName,
 		ResourceName:      aks.Name,
-	}, parent)
-	c.Kubeconfig = pulumi.ToSecret(creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(DecodeKubeconfig)).(pulumi.StringOutput)
+	}
+	var providerDeps []pulumi.Resource
+	if args.Entra == nil {
+		creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, credArgs, parent)
+		c.Kubeconfig = pulumi.ToSecret(creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(DecodeKubeconfig)).(pulumi.StringOutput)
+	} else {
+		for _, admin := range args.Entra.Admins {
+			ra, err := authorization.NewRoleAssignment(ctx, name+"-rbac-cluster-admin-"+admin.Label, &authorization.RoleAssignmentArgs{
+				PrincipalId:      pulumi.String(admin.ObjectID),
+				PrincipalType:    pulumi.String(admin.Type),
+				RoleDefinitionId: aks.ID().ToStringOutput().ApplyT(clusterAdminRole).(pulumi.StringOutput),
+				Scope:            aks.ID().ToStringOutput(),
+			}, parent)
+			if err != nil {
+				return nil, fmt.Errorf("granting %s cluster admin: %w", admin.Label, err)
+			}
+			providerDeps = append(providerDeps, ra)
+		}
+		credArgs.Format = pulumi.String("exec")
+		creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, credArgs, parent)
+		loginMode := args.Entra.LoginMode
+		c.Kubeconfig = creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(func(b64 string) (string, error) {
+			raw, err := DecodeKubeconfig(b64)
+			if err != nil {
+				return "", err
+			}
+			return ExecKubeconfig(raw, loginMode)
+		}).(pulumi.StringOutput)
+	}
 
 	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
 		Kubeconfig: c.Kubeconfig,
@@ -180,7 +233,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		ClusterIdentifier: aks.ID().ToStringOutput(),
 		// A cluster deleted by hand must not block `pulumi destroy`.
 		DeleteUnreachable: pulumi.Bool(true),
-	}, parent)
+	}, parent, pulumi.DependsOn(providerDeps)) // with Entra ID, the program acts through its admin grant
 	if err != nil {
 		return nil, fmt.Errorf("creating the Kubernetes provider: %w", err)
 	}
@@ -198,6 +251,24 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, err
 	}
 	return c, nil
+}
+
+// aadProfile is the AKS-managed Entra ID integration with Azure RBAC.
+func aadProfile(entra *EntraAccess) containerservice.ManagedClusterAADProfilePtrInput {
+	if entra == nil {
+		return nil
+	}
+	return &containerservice.ManagedClusterAADProfileArgs{Managed: pulumi.Bool(true), EnableAzureRBAC: pulumi.Bool(true)}
+}
+
+// clusterAdminRole is the subscription-qualified "Azure Kubernetes Service
+// RBAC Cluster Admin" role, from the cluster's id.
+func clusterAdminRole(clusterID string) string {
+	subscription := ""
+	if parts := strings.Split(clusterID, "/"); len(parts) > 2 {
+		subscription = parts[2]
+	}
+	return RoleDefinitionID(subscription, RoleAKSRBACClusterAdmin)
 }
 
 // DecodeKubeconfig decodes the base64 kubeconfig AKS returns. An empty or

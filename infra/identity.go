@@ -2,9 +2,11 @@ package infra
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v2"
+	"github.com/pulumi/pulumi-azuread/sdk/v5/go/azuread"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -33,6 +35,19 @@ type WorkloadIdentityArgs struct {
 	GrantVMSizeRead bool
 	// VMSizeRoleName names that custom role; role names are unique per tenant.
 	VMSizeRoleName pulumi.StringInput
+	// ServicePrincipal, when set, replaces the managed identity and its
+	// federated credential with an Entra application, service principal and
+	// password, for clusters that cannot use workload identity.
+	ServicePrincipal *ServicePrincipalMode
+}
+
+// ServicePrincipalMode configures CAA's service principal and its password.
+type ServicePrincipalMode struct {
+	DisplayName pulumi.StringInput
+	// LifetimeHours is how long each password is valid.
+	LifetimeHours int
+	// Generation replaces the password when it changes, and only then.
+	Generation int
 }
 
 // VMSizeReadAction is the one action CAA needs at subscription scope.
@@ -46,8 +61,17 @@ type WorkloadIdentity struct {
 
 	ClientID    pulumi.StringOutput `pulumi:"clientId"`
 	PrincipalID pulumi.StringOutput `pulumi:"principalId"`
+	// ClientSecret is the service principal's password (a secret); empty
+	// with workload identity.
+	ClientSecret pulumi.StringOutput `pulumi:"clientSecret"`
 
-	Identity            *managedidentity.UserAssignedIdentity
+	// Identity is nil in service-principal mode.
+	Identity *managedidentity.UserAssignedIdentity
+	// Application, ServicePrincipal and Password are set only in
+	// service-principal mode.
+	Application         *azuread.Application
+	ServicePrincipal    *azuread.ServicePrincipal
+	Password            *azuread.ServicePrincipalPassword
 	RoleAssignments     []*authorization.RoleAssignment
 	FederatedCredential *managedidentity.FederatedIdentityCredential
 	// VMSizeRole is nil unless GrantVMSizeRead is set.
@@ -57,7 +81,12 @@ type WorkloadIdentity struct {
 // Dependencies are the resources CAA must outlive: anything that creates or
 // deletes pod VMs depends on all of them, so destroy removes it first.
 func (w *WorkloadIdentity) Dependencies() []pulumi.Resource {
-	deps := []pulumi.Resource{w.Identity, w.FederatedCredential}
+	var deps []pulumi.Resource
+	for _, r := range []pulumi.Resource{w.Identity, w.FederatedCredential, w.Application, w.ServicePrincipal, w.Password} {
+		if !isNil(r) {
+			deps = append(deps, r)
+		}
+	}
 	for _, ra := range w.RoleAssignments {
 		deps = append(deps, ra)
 	}
@@ -80,7 +109,8 @@ type identityRole struct {
 // account.
 func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, opts ...pulumi.ResourceOption) (*WorkloadIdentity, error) {
 	if args == nil || args.ResourceGroupName == nil || args.IdentityName == nil || args.ResourceGroupID == nil ||
-		args.PeerPodSubnetID == nil || args.SubscriptionID == nil || args.OIDCIssuerURL == nil || args.Subject == nil {
+		args.PeerPodSubnetID == nil || args.SubscriptionID == nil ||
+		(args.ServicePrincipal == nil && (args.OIDCIssuerURL == nil || args.Subject == nil)) {
 		return nil, fmt.Errorf("workload identity %q: every field but Location and Tags is required", name)
 	}
 	w := &WorkloadIdentity{}
@@ -89,16 +119,27 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 	}
 	parent := pulumi.Parent(w)
 
-	identity, err := managedidentity.NewUserAssignedIdentity(ctx, name, &managedidentity.UserAssignedIdentityArgs{
-		ResourceGroupName: args.ResourceGroupName,
-		Location:          args.Location,
-		ResourceName:      args.IdentityName,
-		Tags:              args.Tags,
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating the CAA identity: %w", err)
+	var principalID pulumi.StringOutput
+	if sp := args.ServicePrincipal; sp != nil {
+		if err := w.createServicePrincipal(ctx, name, sp, parent); err != nil {
+			return nil, err
+		}
+		principalID = w.ServicePrincipal.ObjectId
+	} else {
+		identity, err := managedidentity.NewUserAssignedIdentity(ctx, name, &managedidentity.UserAssignedIdentityArgs{
+			ResourceGroupName: args.ResourceGroupName,
+			Location:          args.Location,
+			ResourceName:      args.IdentityName,
+			Tags:              args.Tags,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating the CAA identity: %w", err)
+		}
+		w.Identity = identity
+		w.ClientID = identity.ClientId
+		w.ClientSecret = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+		principalID = identity.PrincipalId
 	}
-	w.Identity = identity
 
 	for _, r := range []identityRole{
 		{"vm-contributor", RoleVirtualMachineContributor, args.ResourceGroupID},
@@ -106,7 +147,7 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 		{"network-contributor", RoleNetworkContributor, args.PeerPodSubnetID},
 	} {
 		ra, err := authorization.NewRoleAssignment(ctx, name+"-"+r.suffix, &authorization.RoleAssignmentArgs{
-			PrincipalId: identity.PrincipalId,
+			PrincipalId: principalID,
 			// The SDK defaults to User, which fails for managed identities
 			// and defeats Azure's handling of Entra replication delay.
 			PrincipalType:    authorization.PrincipalTypeServicePrincipal,
@@ -140,7 +181,7 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 			return nil, fmt.Errorf("creating the VM size reader role: %w", err)
 		}
 		ra, err := authorization.NewRoleAssignment(ctx, name+"-vm-size-reader", &authorization.RoleAssignmentArgs{
-			PrincipalId:      identity.PrincipalId,
+			PrincipalId:      principalID,
 			PrincipalType:    authorization.PrincipalTypeServicePrincipal,
 			RoleDefinitionId: role.ID().ToStringOutput(),
 			Scope:            subscriptionScope,
@@ -152,28 +193,70 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 		w.RoleAssignments = append(w.RoleAssignments, ra)
 	}
 
-	fic, err := managedidentity.NewFederatedIdentityCredential(ctx, name+"-federation", &managedidentity.FederatedIdentityCredentialArgs{
-		ResourceGroupName:                       args.ResourceGroupName,
-		ResourceName:                            identity.Name,
-		FederatedIdentityCredentialResourceName: pulumi.String("cloud-api-adaptor"),
-		Issuer:                                  args.OIDCIssuerURL,
-		Subject:                                 args.Subject,
-		Audiences:                               pulumi.StringArray{pulumi.String(TokenExchangeAudience)},
-		// Azure refuses a second credential with the same issuer and
-		// subject, so a replacement must delete the old one first.
-	}, parent, pulumi.DeleteBeforeReplace(true))
-	if err != nil {
-		return nil, fmt.Errorf("federating the CAA identity: %w", err)
+	w.PrincipalID = principalID
+	if w.Identity != nil {
+		fic, err := managedidentity.NewFederatedIdentityCredential(ctx, name+"-federation", &managedidentity.FederatedIdentityCredentialArgs{
+			ResourceGroupName:                       args.ResourceGroupName,
+			ResourceName:                            w.Identity.Name,
+			FederatedIdentityCredentialResourceName: pulumi.String("cloud-api-adaptor"),
+			Issuer:                                  args.OIDCIssuerURL,
+			Subject:                                 args.Subject,
+			Audiences:                               pulumi.StringArray{pulumi.String(TokenExchangeAudience)},
+			// Azure refuses a second credential with the same issuer and
+			// subject, so a replacement must delete the old one first.
+		}, parent, pulumi.DeleteBeforeReplace(true))
+		if err != nil {
+			return nil, fmt.Errorf("federating the CAA identity: %w", err)
+		}
+		w.FederatedCredential = fic
 	}
-	w.FederatedCredential = fic
-	w.ClientID = identity.ClientId
-	w.PrincipalID = identity.PrincipalId
 
 	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
-		"clientId":    w.ClientID,
-		"principalId": w.PrincipalID,
+		"clientId":     w.ClientID,
+		"principalId":  w.PrincipalID,
+		"clientSecret": w.ClientSecret,
 	}); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// createServicePrincipal creates the application, its service principal
+// and a password that lasts LifetimeHours and changes only with Generation.
+func (w *WorkloadIdentity) createServicePrincipal(ctx *pulumi.Context, name string, sp *ServicePrincipalMode, parent pulumi.ResourceOption) error {
+	if sp.DisplayName == nil || sp.LifetimeHours <= 0 {
+		return fmt.Errorf("workload identity %q: the service principal needs a display name and a lifetime", name)
+	}
+	app, err := azuread.NewApplication(ctx, name+"-app", &azuread.ApplicationArgs{DisplayName: sp.DisplayName}, parent)
+	if err != nil {
+		return fmt.Errorf("creating the CAA application: %w", err)
+	}
+	principal, err := azuread.NewServicePrincipal(ctx, name+"-sp", &azuread.ServicePrincipalArgs{ClientId: app.ClientId}, parent)
+	if err != nil {
+		return fmt.Errorf("creating the CAA service principal: %w", err)
+	}
+	password, err := azuread.NewServicePrincipalPassword(ctx, name+"-password", &azuread.ServicePrincipalPasswordArgs{
+		ServicePrincipalId: principal.ID().ToStringOutput(),
+		DisplayName:        pulumi.String("cloud-api-adaptor"),
+		// Relative, so the input is the same on every run; Azure fixes the
+		// end date when the password is created.
+		EndDateRelative:   pulumi.String(fmt.Sprintf("%dh", sp.LifetimeHours)),
+		RotateWhenChanged: pulumi.StringMap{"generation": pulumi.String(fmt.Sprint(sp.Generation))},
+	}, parent, pulumi.AdditionalSecretOutputs([]string{"value"}))
+	if err != nil {
+		return fmt.Errorf("creating the CAA password: %w", err)
+	}
+	w.Application, w.ServicePrincipal, w.Password = app, principal, password
+	w.ClientID = app.ClientId
+	w.ClientSecret = pulumi.ToSecret(password.Value).(pulumi.StringOutput)
+	return nil
+}
+
+// isNil reports whether a resource interface holds a nil pointer.
+func isNil(r pulumi.Resource) bool {
+	if r == nil {
+		return true
+	}
+	v := reflect.ValueOf(r)
+	return v.Kind() == reflect.Ptr && v.IsNil()
 }

@@ -66,6 +66,12 @@ const (
 	KeyGrantVMSizeRead      = "grantVmSizeRead"
 	KeySweepPodVMs          = "sweepPodVms"
 	KeyPreflight            = "preflight"
+
+	KeyClusterAuth          = "clusterAuth"
+	KeyClusterAdminGroups   = "clusterAdminGroups"
+	KeyCAAAuth              = "caaAuth"
+	KeyCredentialLifetime   = "credentialLifetime"
+	KeyCredentialGeneration = "credentialGeneration"
 )
 
 // Defaults of the keys that have one. Pulumi.yaml declares the same values
@@ -149,6 +155,17 @@ type Config struct {
 	SweepPodVMs bool
 	// Preflight is error, warn or off.
 	Preflight string
+
+	// ClusterAuth is local (the guide) or entra (Entra ID only).
+	ClusterAuth string
+	// ClusterAdminGroups are Entra group display names made cluster admins.
+	ClusterAdminGroups []string
+	// CAAAuth is workloadIdentity (the guide) or servicePrincipal.
+	CAAAuth string
+	// CredentialLifetimeHours and CredentialGeneration shape the service
+	// principal's password.
+	CredentialLifetimeHours int
+	CredentialGeneration    int
 }
 
 // StackID is "<project>/<stack>", the value of StackTag.
@@ -404,6 +421,7 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	}
 
 	parseCAA(c, value, orDefault, &errs)
+	parseIdentity(c, value, orDefault, &errs)
 	c.GrantVMSizeRead = parseBool(KeyGrantVMSizeRead, value(KeyGrantVMSizeRead), true, &errs,
 		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
 	switch c.Preflight = orDefault(KeyPreflight, PreflightError); c.Preflight {

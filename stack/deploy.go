@@ -47,6 +47,8 @@ type Options struct {
 	Cloud CloudFactory
 	// Preflight opens the Azure API for the preflight checks; nil skips them.
 	Preflight PreflightFactory
+	// LookPath finds programs the deployment runs (kubelogin); nil means exec.LookPath.
+	LookPath func(string) (string, error)
 }
 
 // DeployWith is Deploy with explicit Options.
@@ -86,6 +88,10 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		existingSubnet = &infra.ExistingSubnet{ID: *cfg.VNetSubnet}
 	}
 	manifests, err := renderManifests(ctx.Context(), cfg, opts.Sources)
+	if err != nil {
+		return nil, err
+	}
+	entra, err := entraAccess(ctx, cfg, opts.LookPath)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +135,7 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		NetworkPluginMode:     pluginMode,
 		PodCIDR:               podCIDR,
 		Tags:                  tags,
+		Entra:                 entra,
 	})
 	if err != nil {
 		return nil, err
@@ -173,6 +180,7 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		Subject:           pulumi.String(caa.ServiceAccountSubject()),
 		Tags:              tags,
 		GrantVMSizeRead:   cfg.GrantVMSizeRead,
+		ServicePrincipal:  servicePrincipalMode(cfg),
 		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
 			return VMSizeRoleName(subscriptionID, rg)
 		}).(pulumi.StringOutput),
@@ -184,7 +192,7 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	// CAA must outlive everything it uses to create and delete pod VMs.
 	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway)
 	k8s := pulumi.Providers(cluster.Provider)
-	release, err := caa.NewCAARelease(ctx, "caa", &caa.CAAReleaseArgs{
+	releaseArgs := &caa.CAAReleaseArgs{
 		Manifests: manifests,
 		PeerPodsConfig: caa.PeerPodsSettings{
 			SubscriptionID:       subscriptionID,
@@ -199,10 +207,19 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 			EnableSecureBoot:     cfg.EnableSecureBoot,
 			Tags:                 cfg.PodVMTags,
 		}.ConfigMapData(),
-		ClientID:          identity.ClientID,
 		SSHPublicKey:      pulumi.String(cfg.SSHPublicKey),
 		AzureDependencies: azureDeps,
-	}, k8s)
+	}
+	if cfg.CAAAuth == CAAAuthServicePrincipal {
+		releaseArgs.Credentials = pulumi.ToSecret(pulumi.StringMap{
+			"AZURE_CLIENT_ID":     identity.ClientID,
+			"AZURE_CLIENT_SECRET": identity.ClientSecret,
+			"AZURE_TENANT_ID":     pulumi.String(client.TenantId),
+		}).(pulumi.StringMapOutput)
+	} else {
+		releaseArgs.ClientID = identity.ClientID
+	}
+	release, err := caa.NewCAARelease(ctx, "caa", releaseArgs, k8s)
 	if err != nil {
 		return nil, err
 	}

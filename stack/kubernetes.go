@@ -52,6 +52,7 @@ func renderManifests(ctx context.Context, cfg *Config, cache *caa.SourceCache) (
 		CAAImage:                cfg.Release.ImageRef(),
 		RBACProxyImage:          cfg.RBACProxyImage,
 		RuntimeClassWaitTimeout: runtimeClassTimeoutSeconds,
+		NoWorkloadIdentity:      cfg.CAAAuth == CAAAuthServicePrincipal,
 	})
 	if err != nil {
 		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s, %s: the upstream manifests cannot be used: %v",

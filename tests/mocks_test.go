@@ -19,13 +19,15 @@ import (
 )
 
 const (
-	project        = "caa-azure"
-	subscriptionID = "00000000-0000-0000-0000-00000000abcd"
-	tenantID       = "11111111-0000-0000-0000-000000000000"
-	issuerURL      = "https://eastus.oic.prod-aks.azure.com/tenant/issuer/"
-	fakeToken      = "t0k3n-that-must-stay-secret"
-	fakeKubeconfig = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user: {token: " + fakeToken + "}\n"
-	suffix         = "x7k2p9"
+	project            = "caa-azure"
+	subscriptionID     = "00000000-0000-0000-0000-00000000abcd"
+	tenantID           = "11111111-0000-0000-0000-000000000000"
+	issuerURL          = "https://eastus.oic.prod-aks.azure.com/tenant/issuer/"
+	fakeToken          = "t0k3n-that-must-stay-secret"
+	fakePassword       = "p4ssw0rd-that-must-stay-secret"
+	fakeExecKubeconfig = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    exec:\n      command: kubelogin\n      args: [get-token, --login, devicecode]\n"
+	fakeKubeconfig     = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user: {token: " + fakeToken + "}\n"
+	suffix             = "x7k2p9"
 )
 
 // fakeVNet is an existing VNet the mocks answer lookups for.
@@ -97,6 +99,15 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = base + "/Microsoft.Network/publicIPAddresses/" + in("publicIpAddressName")
 	case "azure-native:authorization:RoleAssignment":
 		id = in("scope") + "/providers/Microsoft.Authorization/roleAssignments/" + args.Name
+	case "azuread:index/application:Application":
+		set("clientId", "app-client-id")
+		id = "/applications/app-object-id"
+	case "azuread:index/servicePrincipal:ServicePrincipal":
+		set("objectId", "sp-object-id")
+		id = "/servicePrincipals/sp-object-id"
+	case "azuread:index/servicePrincipalPassword:ServicePrincipalPassword":
+		set("value", fakePassword)
+		id = "/servicePrincipals/sp-object-id/password/key-1"
 	}
 	return id, out, nil
 }
@@ -116,8 +127,20 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"subscriptionId": subscriptionID, "tenantId": tenantID, "clientId": "deployer", "objectId": "deployer-object"}), nil
 	case "azure-native:containerservice:listManagedClusterUserCredentials":
+		kubeconfig := fakeKubeconfig
+		if arg("format") == "exec" {
+			kubeconfig = fakeExecKubeconfig
+		}
 		return resource.NewPropertyMapFromMap(map[string]any{"kubeconfigs": []any{map[string]any{
-			"name": "clusterUser", "value": base64.StdEncoding.EncodeToString([]byte(fakeKubeconfig))}}}), nil
+			"name": "clusterUser", "value": base64.StdEncoding.EncodeToString([]byte(kubeconfig))}}}), nil
+	case "azuread:index/getClientConfig:getClientConfig":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"clientId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "objectId": "deployer-object", "tenantId": tenantID, "id": "x"}), nil
+	case "azuread:index/getGroup:getGroup":
+		if arg("displayName") != "aks-admins" {
+			return nil, fmt.Errorf("no group found with display name %q", arg("displayName"))
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"objectId": "group-object", "displayName": "aks-admins"}), nil
 	case "azure-native:resources:getResourceGroup":
 		name := arg("resourceGroupName")
 		loc, ok := m.resourceGroups[name]

@@ -43,19 +43,24 @@ func deployAndExport(t testing.TB, stackName string, cfg map[string]string, m *m
 		if err := stack.Deploy(ctx); err != nil {
 			return err
 		}
-		for k, v := range ctx.GetCurrentExportMap() {
-			res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
-			if err != nil {
-				return err
-			}
-			got[k] = res
-		}
-		return nil
+		return awaitExports(ctx, got)
 	})
 	if err != nil {
 		t.Fatalf("stack %s: %v", stackName, err)
 	}
 	return got
+}
+
+// awaitExports resolves every stack export into got.
+func awaitExports(ctx *pulumi.Context, got outputs) error {
+	for k, v := range ctx.GetCurrentExportMap() {
+		res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
+		if err != nil {
+			return err
+		}
+		got[k] = res
+	}
+	return nil
 }
 
 func str(t *testing.T, r pulumi.MockResourceArgs, path ...string) string {

@@ -1,0 +1,87 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+
+	"github.com/pulumi/pulumi-azuread/sdk/v5/go/azuread"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/infra"
+)
+
+// azureCLIAppID is the Azure CLI's public client id: a deployer logged in
+// with `az login` is a user; anything else (CI) is a service principal.
+const azureCLIAppID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+var labelChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// entraAccess resolves who administers an Entra ID-only cluster: the
+// deploying principal and the configured groups, looked up before anything
+// is created. It also checks that kubelogin, which the program's own
+// Kubernetes provider runs, is installed.
+func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string, error)) (*infra.EntraAccess, error) {
+	if cfg.ClusterAuth != ClusterAuthEntra {
+		return nil, nil
+	}
+	var errs problems
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	if _, err := lookPath("kubelogin"); err != nil {
+		errs.add(KeyClusterAuth, "is entra, which needs kubelogin on PATH to reach the cluster, but it was not found; install it "+
+			"(`az aks install-cli` installs kubectl and kubelogin) or use clusterAuth local")
+	}
+	me, err := azuread.GetClientConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the deploying principal from Entra ID: %w", err)
+	}
+	kind := "ServicePrincipal"
+	if me.ClientId == azureCLIAppID {
+		kind = "User"
+	}
+	access := &infra.EntraAccess{
+		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer"}},
+		LoginMode: infra.KubeloginMode(os.Getenv),
+	}
+	for _, name := range cfg.ClusterAdminGroups {
+		g, err := azuread.LookupGroup(ctx, &azuread.LookupGroupArgs{DisplayName: &name})
+		if err != nil || g == nil || g.ObjectId == "" {
+			errs.add(KeyClusterAdminGroups, "Entra group %q was not found (%v); check the display name with "+
+				"`az ad group show --group %q`", name, firstErrorLine(err), name)
+			continue
+		}
+		label := "group-" + strings.Trim(labelChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
+		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: label})
+	}
+	if len(errs) > 0 {
+		return nil, &ConfigError{Problems: errs}
+	}
+	return access, nil
+}
+
+func firstErrorLine(err error) string {
+	if err == nil {
+		return "no such group"
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// servicePrincipalMode is the CAA service principal, or nil for workload identity.
+func servicePrincipalMode(cfg *Config) *infra.ServicePrincipalMode {
+	if cfg.CAAAuth != CAAAuthServicePrincipal {
+		return nil
+	}
+	return &infra.ServicePrincipalMode{
+		DisplayName:   pulumi.String("caa-azure cloud-api-adaptor (" + cfg.StackID() + ")"),
+		LifetimeHours: cfg.CredentialLifetimeHours,
+		Generation:    cfg.CredentialGeneration,
+	}
+}
