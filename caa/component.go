@@ -5,13 +5,17 @@ import (
 	"sort"
 	"strings"
 
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // CAAReleaseArgs configures the Kubernetes half of the guide.
 type CAAReleaseArgs struct {
-	// Manifests are the rendered operator, CcRuntime and CAA objects.
+	// Manifests are the rendered operator, CcRuntime and CAA objects (the
+	// operator path); nil with Chart.
 	Manifests *Manifests
+	// Chart installs CAA with the peerpods Helm chart instead.
+	Chart *ChartInstall
 	// PeerPodsConfig is the data of the peer-pods-cm ConfigMap.
 	PeerPodsConfig pulumi.StringMapInput
 	// ClientID is the workload identity CAA's service account acts as; nil
@@ -40,14 +44,22 @@ type CAARelease struct {
 	// InstallMethod says how CAA was installed.
 	InstallMethod pulumi.StringOutput `pulumi:"installMethod"`
 
+	// Operator and CcRuntime are set on the operator path.
 	Operator  []pulumi.Resource
 	CcRuntime pulumi.Resource
-	CAA       []pulumi.Resource
+	// CAA holds what CAA runs from: the overlay's objects, or the chart and
+	// what it needs.
+	CAA []pulumi.Resource
+	// Chart is the peerpods chart on the chart path.
+	Chart *helmv4.Chart
 }
 
 // Dependencies are what a peer-pod workload must wait for, so that destroy
 // deletes the workload while CAA can still delete its pod VM.
 func (r *CAARelease) Dependencies() []pulumi.Resource {
+	if r.CcRuntime == nil {
+		return append([]pulumi.Resource{}, r.CAA...)
+	}
 	return append([]pulumi.Resource{r.CcRuntime}, r.CAA...)
 }
 
@@ -61,9 +73,10 @@ type object struct {
 // ConfigMap, secrets and RBAC before the DaemonSet. The component must be
 // given the cluster's Kubernetes provider with pulumi.Providers.
 func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts ...pulumi.ResourceOption) (*CAARelease, error) {
-	if args == nil || args.Manifests == nil || args.PeerPodsConfig == nil || args.SSHPublicKey == nil ||
-		(args.ClientID == nil) == (args.Credentials == nil) {
-		return nil, fmt.Errorf("CAA release %q: Manifests, PeerPodsConfig, SSHPublicKey and one of ClientID or Credentials are required", name)
+	if args == nil || (args.Manifests == nil) == (args.Chart == nil) || (args.ClientID == nil) == (args.Credentials == nil) ||
+		(args.Manifests != nil && (args.PeerPodsConfig == nil || args.SSHPublicKey == nil)) {
+		return nil, fmt.Errorf("CAA release %q: one of Manifests (with PeerPodsConfig and SSHPublicKey) or Chart, "+
+			"and one of ClientID or Credentials, are required", name)
 	}
 	r := &CAARelease{}
 	if err := ctx.RegisterComponentResource("caa-azure:caa:CAARelease", name, r, opts...); err != nil {
@@ -76,6 +89,15 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 			return nil, fmt.Errorf("registering %s %s: %w", kindOf(obj), ObjectKey(obj), err)
 		}
 		return res, nil
+	}
+
+	if args.Chart != nil {
+		if err := r.installChart(ctx, name, args, func(obj Object, deps []pulumi.Resource) (pulumi.Resource, error) {
+			return register(obj, deps)
+		}); err != nil {
+			return nil, err
+		}
+		return r, r.finish(ctx, InstallChart)
 	}
 
 	// The namespace and CRDs come first: every other operator object lives
@@ -147,16 +169,23 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 		caa = append(caa, res)
 	}
 	r.CAA = caa
-	r.RuntimeClass = pulumi.All(ccRuntime.URN()).ApplyT(func([]any) string { return RuntimeClass }).(pulumi.StringOutput)
-	r.InstallMethod = pulumi.String("operator+kustomize").ToStringOutput()
+	return r, r.finish(ctx, InstallOperator)
+}
 
-	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
+// finish sets the outputs: the runtime class is known once what installs
+// it (the CcRuntime, or the chart's kata-deploy) is ready.
+func (r *CAARelease) finish(ctx *pulumi.Context, method string) error {
+	deps := r.Dependencies()
+	urns := make([]any, len(deps))
+	for i, d := range deps {
+		urns[i] = d.URN()
+	}
+	r.RuntimeClass = pulumi.All(urns...).ApplyT(func([]any) string { return RuntimeClass }).(pulumi.StringOutput)
+	r.InstallMethod = pulumi.String(method).ToStringOutput()
+	return ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"runtimeClass":  r.RuntimeClass,
 		"installMethod": r.InstallMethod,
-	}); err != nil {
-		return nil, err
-	}
-	return r, nil
+	})
 }
 
 // generatedObjects are what the guide's kustomization generates: the

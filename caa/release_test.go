@@ -34,12 +34,17 @@ func TestResolveUnknownRelease(t *testing.T) {
 		!strings.Contains(problems[0], "podVmImageId") {
 		t.Fatalf("want one problem listing the known versions and the missing keys, got %v", problems)
 	}
-	r, problems := ResolveRelease("0.99.0", ReleaseOverrides{Tag: "v0.99.0-amd64", PodVMImageID: "/CommunityGalleries/g/Images/i/Versions/0.99.0"})
-	if problems != nil || r.OperatorVersion != "0.99.0" || r.ImageRef() != DefaultImage+":v0.99.0-amd64" {
+	r, problems := ResolveRelease("0.99.0", ReleaseOverrides{Tag: "v0.99.0-amd64", PodVMImageID: "/CommunityGalleries/g/Images/i/Versions/0.99.0", ChartVersion: "0.9.0"})
+	if problems != nil || r.InstallMethod != InstallChart || r.ChartVersion != "0.9.0" || r.ImageRef() != DefaultImage+":v0.99.0-amd64" {
 		t.Fatalf("explicit values make an unknown version usable: %+v %v", r, problems)
 	}
-	if _, problems := ResolveRelease("0.99.0", ReleaseOverrides{Image: "example.com/caa:x", PodVMImageID: "/subscriptions/s"}); problems != nil {
-		t.Errorf("an image with a tag replaces caaTag: %v", problems)
+	if _, problems := ResolveRelease("0.99.0", ReleaseOverrides{Image: "example.com/caa:x", PodVMImageID: "/subscriptions/s"}); len(problems) != 1 ||
+		!strings.Contains(problems[0], "chartVersion") {
+		t.Errorf("an unknown chart release needs its chart version: %v", problems)
+	}
+	r, problems = ResolveRelease("0.17.5", ReleaseOverrides{Image: "example.com/caa:x", PodVMImageID: "/subscriptions/s"})
+	if problems != nil || r.InstallMethod != InstallOperator || r.OperatorVersion != "0.17.5" {
+		t.Errorf("an unknown pre-0.18 release uses the operator: %+v %v", r, problems)
 	}
 }
 
@@ -56,5 +61,44 @@ func TestPeerPodsOptionalSettings(t *testing.T) {
 	got := s.optional()
 	if got["PEERPODS_LIMIT_PER_NODE"] != "4" || got["AZURE_INSTANCE_SIZES"] != "Standard_DC2as_v5,Standard_DC4as_v5" || got["ENABLE_SECURE_BOOT"] != "true" {
 		t.Errorf("optional settings: %v", got)
+	}
+}
+
+// TestReleaseTable checks every entry for the facts the install depends on.
+func TestReleaseTable(t *testing.T) {
+	versions := KnownVersions()
+	if len(versions) != 14 || versions[0] != "0.10.0" || versions[len(versions)-1] != "0.22.0" {
+		t.Fatalf("the table should hold every release from 0.10.0 to 0.22.0: %v", versions)
+	}
+	for _, v := range versions {
+		r, problems := ResolveRelease(v, ReleaseOverrides{})
+		if problems != nil {
+			t.Errorf("%s: %v", v, problems)
+			continue
+		}
+		chart := semverAtLeast(v, "0.18.0")
+		switch {
+		case chart && (r.InstallMethod != InstallChart || r.ChartVersion == "" || r.OperatorVersion != ""):
+			t.Errorf("%s: releases from 0.18.0 install with the chart: %+v", v, r)
+		case !chart && (r.InstallMethod != InstallOperator || r.OperatorVersion != v || r.ChartVersion != ""):
+			t.Errorf("%s: releases before 0.18.0 install with the operator of the same version: %+v", v, r)
+		}
+		wantPort := 4789
+		if !semverAtLeast(v, "0.13.0") {
+			wantPort = 8472
+		}
+		if r.VXLANPort != wantPort {
+			t.Errorf("%s: VXLAN port %d, want %d", v, r.VXLANPort, wantPort)
+		}
+		if r.Tag == "" || r.KataDeployVersion == "" || !strings.HasPrefix(r.PodVMImageID, "/CommunityGalleries/") ||
+			!strings.HasSuffix(r.PodVMImageID, "/Versions/"+v) {
+			t.Errorf("%s: incomplete entry %+v", v, r)
+		}
+		if r.ChartSupportsWorkloadIdentity() != semverAtLeast(v, "0.21.0") {
+			t.Errorf("%s: chart workload-identity support misjudged", v)
+		}
+	}
+	if !semverAtLeast("0.21.1", "0.21.0") || semverAtLeast("0.9.9", "0.10.0") || !semverAtLeast("v1.0.0", "0.22.0") {
+		t.Error("semverAtLeast compares numerically")
 	}
 }

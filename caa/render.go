@@ -50,6 +50,15 @@ func CheckCAADir(dir string) error {
 		"the src/cloud-api-adaptor directory of a cloud-api-adaptor checkout")
 }
 
+// ChartDir is the peerpods chart inside src/cloud-api-adaptor (v0.18.0 on).
+const ChartDir = "install/charts/peerpods"
+
+// CheckChartDir reports whether dir (src/cloud-api-adaptor) holds the chart.
+func CheckChartDir(dir string) error {
+	return needFile(dir, filepath.Join(ChartDir, "Chart.yaml"),
+		"the src/cloud-api-adaptor directory of a cloud-api-adaptor checkout of v0.18.0 or later")
+}
+
 // CheckOperatorDir reports whether dir looks like an operator checkout.
 func CheckOperatorDir(dir string) error {
 	if err := needFile(dir, filepath.Join(OperatorReleaseDir, "kustomization.yaml"), "the root of an operator checkout"); err != nil {

@@ -48,6 +48,16 @@ func (s PeerPodsSettings) ConfigMapData() pulumi.StringMap {
 	return data
 }
 
+// ProviderConfig is the chart's providerConfigs.azure: the same settings
+// without CLOUD_PROVIDER (the chart's `provider`) and the per-node limit
+// (the chart's `limit`).
+func (s PeerPodsSettings) ProviderConfig() pulumi.StringMap {
+	data := s.ConfigMapData()
+	delete(data, "CLOUD_PROVIDER")
+	delete(data, "PEERPODS_LIMIT_PER_NODE")
+	return data
+}
+
 // optional returns the settings written only when the user changed them.
 func (s PeerPodsSettings) optional() map[string]string {
 	out := map[string]string{"TAGS": FormatTags(s.Tags)}

@@ -28,7 +28,10 @@ type WorkloadIdentityArgs struct {
 	// Subject is the Kubernetes service account CAA runs as, in
 	// system:serviceaccount:<namespace>:<name> form.
 	Subject pulumi.StringInput
-	Tags    pulumi.StringMapInput
+	// MoreSubjects are further service accounts federated with the same
+	// identity (the chart's peerpod-ctrl).
+	MoreSubjects []pulumi.StringInput
+	Tags         pulumi.StringMapInput
 	// GrantVMSizeRead creates a custom role with only VMSizeReadAction at
 	// subscription scope and grants it: CAA lists VM sizes there at start-up
 	// and exits on a 403 (cloud-api-adaptor PR #1453).
@@ -74,6 +77,8 @@ type WorkloadIdentity struct {
 	Password            *azuread.ServicePrincipalPassword
 	RoleAssignments     []*authorization.RoleAssignment
 	FederatedCredential *managedidentity.FederatedIdentityCredential
+	// MoreFederatedCredentials follow FederatedCredential one by one.
+	MoreFederatedCredentials []*managedidentity.FederatedIdentityCredential
 	// VMSizeRole is nil unless GrantVMSizeRead is set.
 	VMSizeRole *authorization.RoleDefinition
 }
@@ -89,6 +94,9 @@ func (w *WorkloadIdentity) Dependencies() []pulumi.Resource {
 	}
 	for _, ra := range w.RoleAssignments {
 		deps = append(deps, ra)
+	}
+	for _, fic := range w.MoreFederatedCredentials {
+		deps = append(deps, fic)
 	}
 	if w.VMSizeRole != nil {
 		deps = append(deps, w.VMSizeRole)
@@ -209,6 +217,24 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 			return nil, fmt.Errorf("federating the CAA identity: %w", err)
 		}
 		w.FederatedCredential = fic
+		// ARM rejects concurrent credential writes on one identity with a
+		// 409 that azure-native v2.79.0 does not retry: chain them.
+		previous := fic
+		for i, subject := range args.MoreSubjects {
+			more, err := managedidentity.NewFederatedIdentityCredential(ctx, fmt.Sprintf("%s-federation-%d", name, i+2), &managedidentity.FederatedIdentityCredentialArgs{
+				ResourceGroupName:                       args.ResourceGroupName,
+				ResourceName:                            w.Identity.Name,
+				FederatedIdentityCredentialResourceName: pulumi.String(fmt.Sprintf("cloud-api-adaptor-%d", i+2)),
+				Issuer:                                  args.OIDCIssuerURL,
+				Subject:                                 subject,
+				Audiences:                               pulumi.StringArray{pulumi.String(TokenExchangeAudience)},
+			}, parent, pulumi.DeleteBeforeReplace(true), pulumi.DependsOn([]pulumi.Resource{previous}))
+			if err != nil {
+				return nil, fmt.Errorf("federating the CAA identity with %d: %w", i+2, err)
+			}
+			w.MoreFederatedCredentials = append(w.MoreFederatedCredentials, more)
+			previous = more
+		}
 	}
 
 	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{

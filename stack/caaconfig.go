@@ -30,6 +30,7 @@ func parseCAA(c *Config, value func(string) string, orDefault func(string, strin
 		Image:           orDefault(KeyCAAImage, caa.DefaultImage),
 		Tag:             value(KeyCAATag),
 		PodVMImageID:    value(KeyPodVMImageID),
+		ChartVersion:    value(KeyChartVersion),
 	}
 	versionOK := true
 	if !versionPattern.MatchString(version) {
@@ -63,9 +64,21 @@ func parseCAA(c *Config, value func(string) string, orDefault func(string, strin
 
 	c.CAASourceDir = value(KeyCAASourceDir)
 	if c.CAASourceDir != "" {
-		if err := caa.CheckCAADir(c.CAASourceDir); err != nil {
+		check := caa.CheckCAADir
+		if c.Release.InstallMethod == caa.InstallChart {
+			check = caa.CheckChartDir
+		}
+		if err := check(c.CAASourceDir); err != nil {
 			errs.add(KeyCAASourceDir, "%v", err)
 		}
+	}
+	if v := value(KeyChartVersion); v != "" && !versionPattern.MatchString(v) {
+		errs.add(KeyChartVersion, "%q is not a chart version such as 0.4.0", v)
+	}
+	c.Webhook = parseBool(KeyWebhook, value(KeyWebhook), false, errs,
+		"true installs the chart's peer-pods webhook, and cert-manager before it")
+	if c.Webhook && c.Release.InstallMethod != caa.InstallChart && c.Release.InstallMethod != "" {
+		errs.add(KeyWebhook, "is true but caaVersion %s installs with the operator, which has no webhook; use caaVersion 0.18.0 or later", c.Release.CAAVersion)
 	}
 	c.OperatorSourceDir = value(KeyOperatorSourceDir)
 	if c.OperatorSourceDir != "" {

@@ -72,6 +72,8 @@ const (
 	KeyCAAAuth              = "caaAuth"
 	KeyCredentialLifetime   = "credentialLifetime"
 	KeyCredentialGeneration = "credentialGeneration"
+	KeyChartVersion         = "chartVersion"
+	KeyWebhook              = "webhook"
 )
 
 // Defaults of the keys that have one. Pulumi.yaml declares the same values
@@ -147,6 +149,8 @@ type Config struct {
 	EnableSecureBoot     bool
 	// PodVMTags are the pod VMs' Azure tags (CAA's TAGS), StackTag included.
 	PodVMTags map[string]string
+	// Webhook installs the chart's webhook and cert-manager (chart path).
+	Webhook bool
 
 	// GrantVMSizeRead gives CAA the custom subscription-scoped role it needs
 	// to list VM sizes at start-up.

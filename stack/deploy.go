@@ -87,9 +87,11 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		}
 		existingSubnet = &infra.ExistingSubnet{ID: *cfg.VNetSubnet}
 	}
-	manifests, err := renderManifests(ctx.Context(), cfg, opts.Sources)
-	if err != nil {
-		return nil, err
+	var manifests *caa.Manifests
+	if cfg.Release.InstallMethod == caa.InstallOperator {
+		if manifests, err = renderManifests(ctx.Context(), cfg, opts.Sources); err != nil {
+			return nil, err
+		}
 	}
 	entra, err := entraAccess(ctx, cfg, opts.LookPath)
 	if err != nil {
@@ -179,6 +181,7 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		OIDCIssuerURL:     cluster.OIDCIssuerURL,
 		Subject:           pulumi.String(caa.ServiceAccountSubject()),
 		Tags:              tags,
+		MoreSubjects:      peerPodCtrlSubjects(cfg),
 		GrantVMSizeRead:   cfg.GrantVMSizeRead,
 		ServicePrincipal:  servicePrincipalMode(cfg),
 		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
@@ -192,23 +195,26 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	// CAA must outlive everything it uses to create and delete pod VMs.
 	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway)
 	k8s := pulumi.Providers(cluster.Provider)
-	releaseArgs := &caa.CAAReleaseArgs{
-		Manifests: manifests,
-		PeerPodsConfig: caa.PeerPodsSettings{
-			SubscriptionID:       subscriptionID,
-			Region:               cfg.Location,
-			InstanceSize:         cfg.InstanceSize,
-			ResourceGroup:        cluster.ResourceGroupName,
-			SubnetID:             net.PeerPodSubnetID,
-			ImageID:              cfg.Release.PodVMImageID,
-			DisableCVM:           cfg.DisableCVM,
-			PeerPodsLimitPerNode: cfg.PeerPodsLimitPerNode,
-			InstanceSizes:        cfg.InstanceSizes,
-			EnableSecureBoot:     cfg.EnableSecureBoot,
-			Tags:                 cfg.PodVMTags,
-		}.ConfigMapData(),
-		SSHPublicKey:      pulumi.String(cfg.SSHPublicKey),
-		AzureDependencies: azureDeps,
+	settings := caa.PeerPodsSettings{
+		SubscriptionID:       subscriptionID,
+		Region:               cfg.Location,
+		InstanceSize:         cfg.InstanceSize,
+		ResourceGroup:        cluster.ResourceGroupName,
+		SubnetID:             net.PeerPodSubnetID,
+		ImageID:              cfg.Release.PodVMImageID,
+		DisableCVM:           cfg.DisableCVM,
+		PeerPodsLimitPerNode: cfg.PeerPodsLimitPerNode,
+		InstanceSizes:        cfg.InstanceSizes,
+		EnableSecureBoot:     cfg.EnableSecureBoot,
+		Tags:                 cfg.PodVMTags,
+	}
+	releaseArgs := &caa.CAAReleaseArgs{AzureDependencies: azureDeps}
+	if manifests != nil {
+		releaseArgs.Manifests = manifests
+		releaseArgs.PeerPodsConfig = settings.ConfigMapData()
+		releaseArgs.SSHPublicKey = pulumi.String(cfg.SSHPublicKey)
+	} else {
+		releaseArgs.Chart = chartInstall(cfg, settings, identity.ClientID)
 	}
 	if cfg.CAAAuth == CAAAuthServicePrincipal {
 		releaseArgs.Credentials = pulumi.ToSecret(pulumi.StringMap{

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"caa-azure/caa"
 )
 
@@ -75,4 +77,39 @@ func defaultSourceCache() *caa.SourceCache {
 		return nil
 	}
 	return &caa.SourceCache{Dir: dir, Cloner: caa.GitCloner{}}
+}
+
+// chartInstall is the peerpods chart of the release: the published chart,
+// or the one in caaSourceDir.
+func chartInstall(cfg *Config, settings caa.PeerPodsSettings, clientID pulumi.StringInput) *caa.ChartInstall {
+	source := caa.ChartSource{Chart: caa.ChartRepository, Version: cfg.Release.ChartVersion}
+	if cfg.CAASourceDir != "" {
+		source = caa.ChartSource{Chart: filepath.Join(cfg.CAASourceDir, caa.ChartDir)}
+	}
+	workloadIdentity := cfg.CAAAuth == CAAAuthWorkloadIdentity
+	return &caa.ChartInstall{
+		Source: source,
+		Values: caa.ChartValues{
+			Image:                       cfg.Release.Image,
+			Tag:                         cfg.Release.Tag,
+			ProviderConfig:              settings.ProviderConfig(),
+			Limit:                       cfg.PeerPodsLimitPerNode,
+			ExistingSecretName:          caa.SecretName,
+			WorkloadIdentity:            workloadIdentity,
+			WorkloadIdentityAnnotations: workloadIdentity && cfg.Release.ChartSupportsWorkloadIdentity(),
+			ClientID:                    clientID,
+			PeerPodCtrl:                 true,
+			Webhook:                     cfg.Webhook,
+		},
+		CertManager: cfg.Webhook,
+	}
+}
+
+// peerPodCtrlSubjects federates peerpod-ctrl with CAA's identity where the
+// chart can give it the workload-identity label and annotation.
+func peerPodCtrlSubjects(cfg *Config) []pulumi.StringInput {
+	if cfg.CAAAuth != CAAAuthWorkloadIdentity || !cfg.Release.ChartSupportsWorkloadIdentity() {
+		return nil
+	}
+	return []pulumi.StringInput{pulumi.String(caa.PeerPodCtrlSubject())}
 }

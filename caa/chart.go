@@ -1,0 +1,167 @@
+package caa
+
+import (
+	"fmt"
+
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PeerPodCtrlServiceAccount is the account the chart's peerpod-ctrl (the
+// VM garbage collector) runs as: namePrefix "peerpodctrl-" plus
+// "controller-manager" (src/peerpod-ctrl/chart, values.yaml and
+// templates/deployment.yaml).
+const PeerPodCtrlServiceAccount = "peerpodctrl-controller-manager"
+
+// PeerPodCtrlSubject is peerpod-ctrl's federated token subject.
+func PeerPodCtrlSubject() string {
+	return "system:serviceaccount:" + Namespace + ":" + PeerPodCtrlServiceAccount
+}
+
+// Cert-manager, which the chart's webhook needs; the version CAA's own
+// tooling pins (src/cloud-api-adaptor/versions.yaml, tools.cert-manager).
+const (
+	CertManagerChart     = "oci://quay.io/jetstack/charts/cert-manager"
+	CertManagerVersion   = "v1.15.3"
+	CertManagerNamespace = "cert-manager"
+)
+
+// ChartSource is the peerpods chart: the published OCI chart at a
+// version, or a local chart directory.
+type ChartSource struct {
+	Chart   string
+	Version string
+}
+
+// ChartValues are the values this program sets on the peerpods chart. Each
+// field names the key of install/charts/peerpods/values.yaml it fills.
+type ChartValues struct {
+	// image.name, image.tag
+	Image, Tag string
+	// providerConfigs.azure.*: the peer-pods-cm settings (CLOUD_PROVIDER is
+	// the chart's `provider`).
+	ProviderConfig pulumi.StringMapInput
+	// limit: PEERPODS_LIMIT_PER_NODE.
+	Limit int
+	// secrets.mode reference + secrets.existingSecretName: the program owns
+	// peer-pods-secret, so no credential passes through chart values.
+	ExistingSecretName string
+	// daemonset.podLabels and resourceCtrl.podLabels get the workload
+	// identity label; daemonset.serviceAccount.annotations and
+	// resourceCtrl.serviceAccount.annotations the client id, where the chart
+	// has them (WorkloadIdentityAnnotations).
+	WorkloadIdentity            bool
+	WorkloadIdentityAnnotations bool
+	ClientID                    pulumi.StringInput
+	// resourceCtrl.enabled: peerpod-ctrl.
+	PeerPodCtrl bool
+	// webhook.enabled: the peer-pods webhook (needs cert-manager).
+	Webhook bool
+}
+
+// Map renders the values as chart input.
+func (v ChartValues) Map() pulumi.Map {
+	podLabels := pulumi.Map{}
+	saAnnotations := pulumi.Map{}
+	if v.WorkloadIdentity {
+		podLabels[WorkloadIdentityUseLabel] = pulumi.String("true")
+		if v.WorkloadIdentityAnnotations && v.ClientID != nil {
+			saAnnotations[WorkloadIdentityClientIDAnnotation] = v.ClientID
+		}
+	}
+	daemonset := pulumi.Map{"podLabels": podLabels}
+	resourceCtrl := pulumi.Map{"enabled": pulumi.Bool(v.PeerPodCtrl)}
+	if v.WorkloadIdentityAnnotations {
+		daemonset["serviceAccount"] = pulumi.Map{"annotations": saAnnotations}
+		resourceCtrl["podLabels"] = podLabels
+		resourceCtrl["serviceAccount"] = pulumi.Map{"annotations": saAnnotations}
+	}
+	values := pulumi.Map{
+		"provider":        pulumi.String("azure"),
+		"providerConfigs": pulumi.Map{"azure": v.ProviderConfig},
+		"secrets": pulumi.Map{
+			"mode":               pulumi.String("reference"),
+			"existingSecretName": pulumi.String(v.ExistingSecretName),
+		},
+		"limit":        pulumi.String(fmt.Sprint(v.Limit)),
+		"daemonset":    daemonset,
+		"resourceCtrl": resourceCtrl,
+		"webhook":      pulumi.Map{"enabled": pulumi.Bool(v.Webhook)},
+	}
+	if v.Image != "" {
+		image := pulumi.Map{"name": pulumi.String(v.Image)}
+		if v.Tag != "" {
+			image["tag"] = pulumi.String(v.Tag)
+		}
+		values["image"] = image
+	}
+	return values
+}
+
+// ChartInstall configures the chart path of CAARelease.
+type ChartInstall struct {
+	Source ChartSource
+	Values ChartValues
+	// CertManager installs cert-manager first (for the webhook).
+	CertManager bool
+}
+
+// installChart registers the namespace, peer-pods-secret, cert-manager if
+// asked, and the peerpods chart, in that order.
+func (r *CAARelease) installChart(ctx *pulumi.Context, name string, args *CAAReleaseArgs,
+	register func(Object, []pulumi.Resource) (pulumi.Resource, error)) error {
+	chart := args.Chart
+	namespace, err := register(Object{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": Namespace}}, nil)
+	if err != nil {
+		return err
+	}
+	secret := Object{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+		"metadata": map[string]any{"name": SecretName, "namespace": Namespace}}
+	if args.Credentials != nil {
+		secret["stringData"] = args.Credentials
+	} else {
+		// The client id is no secret; chart releases before 0.3.0 cannot
+		// annotate the service account, so CAA reads it from here.
+		secret["stringData"] = pulumi.StringMap{"AZURE_CLIENT_ID": args.ClientID}
+	}
+	providerSecret, err := register(secret, append([]pulumi.Resource{namespace}, args.AzureDependencies...))
+	if err != nil {
+		return err
+	}
+	deps := append([]pulumi.Resource{namespace, providerSecret}, args.AzureDependencies...)
+	if chart.CertManager {
+		cmNamespace, err := register(Object{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": CertManagerNamespace}}, nil)
+		if err != nil {
+			return err
+		}
+		certManager, err := helmv4.NewChart(ctx, name+"-cert-manager", &helmv4.ChartArgs{
+			Chart:     pulumi.String(CertManagerChart),
+			Version:   pulumi.String(CertManagerVersion),
+			Namespace: pulumi.String(CertManagerNamespace),
+			Values:    pulumi.Map{"crds": pulumi.Map{"enabled": pulumi.Bool(true)}},
+		}, pulumi.Parent(r), pulumi.DependsOn([]pulumi.Resource{cmNamespace}))
+		if err != nil {
+			return fmt.Errorf("installing cert-manager: %w", err)
+		}
+		deps = append(deps, certManager)
+		r.CAA = append(r.CAA, cmNamespace, certManager)
+	}
+	chartArgs := &helmv4.ChartArgs{
+		Chart:     pulumi.String(chart.Source.Chart),
+		Namespace: pulumi.String(Namespace),
+		Values:    chart.Values.Map(),
+		// A local chart's subcharts (kata-deploy from OCI, peerpod-ctrl and
+		// the webhook from file://) must be fetched before rendering.
+		DependencyUpdate: pulumi.Bool(chart.Source.Version == ""),
+	}
+	if chart.Source.Version != "" {
+		chartArgs.Version = pulumi.String(chart.Source.Version)
+	}
+	release, err := helmv4.NewChart(ctx, name+"-peerpods", chartArgs, pulumi.Parent(r), pulumi.DependsOn(deps))
+	if err != nil {
+		return fmt.Errorf("installing the peerpods chart: %w", err)
+	}
+	r.Chart = release
+	r.CAA = append(r.CAA, namespace, providerSecret, release)
+	return nil
+}

@@ -1,0 +1,168 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/stack"
+)
+
+const tChart = "kubernetes:helm.sh/v4:Chart"
+
+func chartStack(t *testing.T, set map[string]string) *mocks {
+	t.Helper()
+	cfg := stackConfig(t, "snp")
+	cfg["caa-azure:caaSourceDir"] = ""
+	cfg["caa-azure:operatorSourceDir"] = ""
+	for k, v := range set {
+		cfg[k] = v
+	}
+	m := newMocks()
+	deployAndExport(t, "snp", cfg, m)
+	return m
+}
+
+func TestChartInstall(t *testing.T) {
+	m := chartStack(t, map[string]string{"caa-azure:caaVersion": "0.22.0"})
+	clusterName := "caa-" + suffix
+	chart := m.one(t, tChart, "caa-peerpods")
+	expect(t, "chart", str(t, chart, "chart"), "oci://ghcr.io/confidential-containers/cloud-api-adaptor/charts/peerpods")
+	expect(t, "chart version", str(t, chart, "version"), "0.4.0")
+	expect(t, "namespace", str(t, chart, "namespace"), ns)
+	if !chart.RegisterRPC.GetRemote() {
+		t.Error("the chart is a remote component rendered by the provider")
+	}
+	v := []string{"values"}
+	expect(t, "provider", str(t, chart, append(v, "provider")...), "azure")
+	expect(t, "image", str(t, chart, append(v, "image", "name")...), "quay.io/confidential-containers/cloud-api-adaptor")
+	expect(t, "tag", str(t, chart, append(v, "image", "tag")...), "61b1aba91df646a663e60ab6b55c6a7dc93cd167")
+	azure := append(v, "providerConfigs", "azure")
+	for k, want := range map[string]string{
+		"AZURE_SUBSCRIPTION_ID": subscriptionID,
+		"AZURE_REGION":          "eastus",
+		"AZURE_INSTANCE_SIZE":   "Standard_DC2as_v5",
+		"AZURE_RESOURCE_GROUP":  "caa-rg-" + suffix,
+		"AZURE_SUBNET_ID": "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
+			"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-snp",
+		"AZURE_IMAGE_ID": "/CommunityGalleries/cococommunity-42d8482d-92cd-415b-b332-7648bd978eff/Images/peerpod-podvm-fedora/Versions/0.22.0",
+		"DISABLECVM":     "false",
+		"TAGS":           "caa-azure-stack=caa-azure/snp",
+	} {
+		expect(t, "providerConfigs.azure."+k, str(t, chart, append(azure, k)...), want)
+	}
+	if _, ok := prop(t, chart, azure...).ObjectValue()["CLOUD_PROVIDER"]; ok {
+		t.Error("CLOUD_PROVIDER is the chart's `provider`, not a providerConfigs key")
+	}
+	expect(t, "secret mode", str(t, chart, append(v, "secrets", "mode")...), "reference")
+	expect(t, "secret name", str(t, chart, append(v, "secrets", "existingSecretName")...), "peer-pods-secret")
+	expect(t, "limit", str(t, chart, append(v, "limit")...), "10")
+	client := "client-of-" + clusterName + "-caa"
+	for _, part := range []string{"daemonset", "resourceCtrl"} {
+		expect(t, part+" WI label", str(t, chart, append(v, part, "podLabels", "azure.workload.identity/use")...), "true")
+		expect(t, part+" client id", str(t, chart, append(v, part, "serviceAccount", "annotations", "azure.workload.identity/client-id")...), client)
+	}
+	if !prop(t, chart, append(v, "resourceCtrl", "enabled")...).BoolValue() {
+		t.Error("peerpod-ctrl (the VM garbage collector) must be enabled")
+	}
+	if prop(t, chart, append(v, "webhook", "enabled")...).BoolValue() || len(m.byType(tChart)) != 1 {
+		t.Error("the webhook and cert-manager are off by default")
+	}
+	secret := m.one(t, tSecret, "caa-"+ns+"/peer-pods-secret")
+	expect(t, "secret client id", str(t, secret, "stringData", "AZURE_CLIENT_ID"), client)
+
+	// Nothing of the operator path.
+	for _, r := range kubernetesObjects(m) {
+		if r.TypeToken == tCcRuntime || r.TypeToken == tDaemonSet || r.TypeToken == tCRD || r.TypeToken == tConfigMap ||
+			(r.TypeToken == tDeployment && r.Name != "nginx") {
+			t.Errorf("the chart path registered %s %s", r.TypeToken, r.Name)
+		}
+	}
+
+	// peerpod-ctrl's credential, written after CAA's.
+	first := m.one(t, tFederation, "caa-identity-federation")
+	second := m.one(t, tFederation, "caa-identity-federation-2")
+	expect(t, "peerpod-ctrl subject", str(t, second, "subject"), "system:serviceaccount:confidential-containers-system:peerpodctrl-controller-manager")
+	expect(t, "peerpod-ctrl issuer", str(t, second, "issuer"), issuerURL)
+	if !dependsOn(second, first) {
+		t.Error("the second federated credential must wait for the first (409 on concurrent writes)")
+	}
+
+	// Order: the chart after CAA's Azure rights and secret; the sample after the chart.
+	nginx := m.one(t, tDeployment, "nginx")
+	for _, dep := range []pulumi.MockResourceArgs{chart, secret, first, second, m.one(t, tRoleAssignment, "caa-identity-vm-contributor"),
+		m.one(t, tSubnet, "network-peerpods"), m.one(t, tNat, "network-nat")} {
+		if !dependsOn(nginx, dep) {
+			t.Errorf("NginxSample does not wait for %s %s: destroy could remove it while the pod VM exists", dep.TypeToken, dep.Name)
+		}
+	}
+	for _, dep := range []pulumi.MockResourceArgs{secret, first, second, m.one(t, tNamespace, "caa-"+ns)} {
+		if !dependsOn(chart, dep) {
+			t.Errorf("the chart does not wait for %s %s", dep.TypeToken, dep.Name)
+		}
+	}
+	expect(t, "runtime class", str(t, nginx, "spec", "template", "spec", "runtimeClassName"), "kata-remote")
+}
+
+func TestChartOlderReleasesAndWebhook(t *testing.T) {
+	m := chartStack(t, map[string]string{"caa-azure:caaVersion": "0.19.0", "caa-azure:webhook": "true"})
+	chart := m.one(t, tChart, "caa-peerpods")
+	expect(t, "chart version", str(t, chart, "version"), "0.1.3")
+	if _, ok := prop(t, chart, "values", "daemonset").ObjectValue()["serviceAccount"]; ok {
+		t.Error("chart 0.1.3 has no daemonset.serviceAccount; the client id goes through peer-pods-secret")
+	}
+	if len(m.byType(tFederation)) != 1 {
+		t.Error("peerpod-ctrl cannot use workload identity before chart 0.3.0: no second credential")
+	}
+	certManager := m.one(t, tChart, "caa-cert-manager")
+	expect(t, "cert-manager chart", str(t, certManager, "chart"), "oci://quay.io/jetstack/charts/cert-manager")
+	if !dependsOn(chart, certManager) || !prop(t, chart, "values", "webhook", "enabled").BoolValue() {
+		t.Error("with webhook true, cert-manager is installed first and the webhook enabled")
+	}
+
+	// A local chart directory instead of the published chart.
+	m = chartStack(t, map[string]string{"caa-azure:caaVersion": "0.22.0",
+		"caa-azure:caaSourceDir": "fixtures/cloud-api-adaptor/src/cloud-api-adaptor"})
+	chart = m.one(t, tChart, "caa-peerpods")
+	expect(t, "local chart", str(t, chart, "chart"), "fixtures/cloud-api-adaptor/src/cloud-api-adaptor/install/charts/peerpods")
+	if _, ok := chart.Inputs["version"]; ok || !prop(t, chart, "dependencyUpdate").BoolValue() {
+		t.Error("a local chart has no version and needs its dependencies fetched")
+	}
+
+	// The operator path registers no chart.
+	m = newMocks()
+	deployAndExport(t, "snp", stackConfig(t, "snp"), m)
+	if len(m.byType(tChart)) != 0 {
+		t.Error("caaVersion 0.10.0 must not install the chart")
+	}
+}
+
+func TestChartConfigErrors(t *testing.T) {
+	for name, c := range map[string]struct {
+		set       map[string]string
+		key, want string
+	}{
+		"webhook on operator": {map[string]string{"caa-azure:webhook": "true"}, "caa-azure:webhook", "0.18.0"},
+		"no chart in dir":     {map[string]string{"caa-azure:caaVersion": "0.22.0"}, "caa-azure:caaSourceDir", "install/charts/peerpods/Chart.yaml"},
+		"unknown chart":       {map[string]string{"caa-azure:caaVersion": "0.30.0", "caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/s/x"}, "caa-azure:caaVersion", "chartVersion"},
+		"bad chart version":   {map[string]string{"caa-azure:chartVersion": "latest"}, "caa-azure:chartVersion", "0.4.0"},
+	} {
+		cfg := stackConfig(t, "snp")
+		cfg["caa-azure:caaSourceDir"] = "fixtures/operator"
+		for k, v := range c.set {
+			cfg[k] = v
+		}
+		if name == "webhook on operator" || name == "bad chart version" {
+			cfg["caa-azure:caaSourceDir"] = "fixtures/cloud-api-adaptor/src/cloud-api-adaptor"
+		}
+		m := newMocks()
+		err := run(t, "snp", cfg, m, stack.Deploy)
+		if err == nil || !strings.Contains(err.Error(), c.key+": ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want an error naming %s with %q, got %v", name, c.key, c.want, err)
+		}
+		if len(m.resources) != 0 {
+			t.Errorf("%s: %d resources registered", name, len(m.resources))
+		}
+	}
+}
