@@ -91,14 +91,7 @@ func parseCAA(c *Config, value func(string) string, orDefault func(string, strin
 		errs.add(KeyRBACProxyImage, "%q is not a container image reference such as %s", c.RBACProxyImage, caa.DefaultRBACProxyImage)
 	}
 
-	c.Sample = true
-	if raw := value(KeySample); raw != "" {
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			errs.add(KeySample, "%q is not a boolean; use true to deploy the nginx sample or false to skip it", raw)
-		}
-		c.Sample = b
-	}
+	c.Sample = parseBool(KeySample, value(KeySample), true, errs, "true deploys the nginx sample, false skips it")
 	c.SampleImage = orDefault(KeySampleImage, DefaultSampleImage)
 	if !imagePattern.MatchString(c.SampleImage) {
 		errs.add(KeySampleImage, "%q is not a container image reference such as nginx or nginx:1.27", c.SampleImage)
@@ -138,16 +131,10 @@ func parseCAA(c *Config, value func(string) string, orDefault func(string, strin
 			c.InstanceSizes = append(c.InstanceSizes, size)
 		}
 	}
-	if raw := value(KeyEnableSecureBoot); raw != "" {
-		b, err := strconv.ParseBool(raw)
-		switch {
-		case err != nil:
-			errs.add(KeyEnableSecureBoot, "%q is not a boolean; use true or false", raw)
-		case b && c.DisableCVM:
-			errs.add(KeyEnableSecureBoot, "is true but disableCvm is true; CAA enables secure boot only on confidential VMs")
-		default:
-			c.EnableSecureBoot = b
-		}
+	c.EnableSecureBoot = parseBool(KeyEnableSecureBoot, value(KeyEnableSecureBoot), false, errs, "ENABLE_SECURE_BOOT for confidential pod VMs")
+	if c.EnableSecureBoot && c.DisableCVM {
+		errs.add(KeyEnableSecureBoot, "is true but disableCvm is true; CAA enables secure boot only on confidential VMs")
+		c.EnableSecureBoot = false
 	}
 
 	c.PodVMTags = parseTags(KeyPodVMTags, value(KeyPodVMTags), c.StackID(), errs, func(k, v string) string {

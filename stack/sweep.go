@@ -72,7 +72,8 @@ func runSweep(ctx context.Context, pctx *pulumi.Context, stackID, subscriptionID
 	}
 	if subnetID == "" || resourceGroup == "" {
 		return fmt.Errorf("pod VM sweep: the peer-pod subnet id or the CAA resource group is unknown; " +
-			"check for leftover VMs with `az vm list --resource-group <group> --output table`")
+			"check for leftover VMs with `az vm list --resource-group <group> --output table`, then destroy with " +
+			"`pulumi config set caa-azure:sweepPodVms false`")
 	}
 	cloud, err := open(subscriptionID)
 	if err != nil {
