@@ -1,7 +1,7 @@
 # `pulumi preview` and `pulumi up` run the prebuilt bin/caa-azure
 # (Pulumi.yaml: runtime.options.binary), so they start at once instead of
 # compiling the program; `make` rebuilds it only when a source changed.
-# -ldflags='-s -w' was measured (README, Performance): a third smaller
+# -ldflags='-s -w' was measured (CONTRIBUTING.md, Performance): a third smaller
 # binary that relinks a quarter faster. -trimpath was measured too and left
 # out: it gains nothing more and changes every compile cache key, so the
 # first build after `go test` would recompile the Azure SDKs (3 min, 5.7 GB).

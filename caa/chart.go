@@ -157,6 +157,8 @@ func (r *CAARelease) installChart(ctx *pulumi.Context, name string, args *CAARel
 	if chart.Source.Version != "" {
 		chartArgs.Version = pulumi.String(chart.Source.Version)
 	}
+	// The chart runs CAA and peerpod-ctrl, so it is deleted (never skipped
+	// with the cluster) before the pod VM group in deps.
 	release, err := helmv4.NewChart(ctx, name+"-peerpods", chartArgs, pulumi.Parent(r), pulumi.DependsOn(deps))
 	if err != nil {
 		return fmt.Errorf("installing the peerpods chart: %w", err)

@@ -30,8 +30,11 @@ type CAAReleaseArgs struct {
 	// AzureDependencies are what CAA must outlive: its identity, role
 	// assignments, federated credential, peer-pod subnet and NAT gateway.
 	AzureDependencies []pulumi.Resource
-	// InstallTimeoutSeconds bounds the operator's install of the runtime.
-	InstallTimeoutSeconds int
+	// Cluster is the AKS cluster the objects live in. Objects that hold no
+	// pod VM are deleted with it (Pulumi skips their deletes when the
+	// cluster goes too); CAA itself is always deleted, before what it
+	// depends on in Azure. Nil deletes everything one by one.
+	Cluster pulumi.Resource
 }
 
 // CAARelease is the CoCo operator, the peer-pods CcRuntime and the CAA
@@ -82,6 +85,12 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	if err := ctx.RegisterComponentResource("caa-azure:caa:CAARelease", name, r, opts...); err != nil {
 		return nil, err
 	}
+	// withCluster deletes an object with the cluster: nothing in it can
+	// leave a pod VM behind, and destroy need not wait on it.
+	var withCluster []pulumi.ResourceOption
+	if args.Cluster != nil {
+		withCluster = append(withCluster, pulumi.DeletedWith(args.Cluster))
+	}
 	register := func(obj Object, deps []pulumi.Resource, extra ...pulumi.ResourceOption) (pulumi.Resource, error) {
 		res := &object{}
 		o := append([]pulumi.ResourceOption{pulumi.Parent(r), pulumi.DependsOn(deps)}, extra...)
@@ -93,7 +102,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 
 	if args.Chart != nil {
 		if err := r.installChart(ctx, name, args, func(obj Object, deps []pulumi.Resource) (pulumi.Resource, error) {
-			return register(obj, deps)
+			return register(obj, deps, withCluster...)
 		}); err != nil {
 			return nil, err
 		}
@@ -105,7 +114,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	var foundation, operator []pulumi.Resource
 	for _, obj := range args.Manifests.Operator {
 		if k := kindOf(obj); k == "Namespace" || k == "CustomResourceDefinition" {
-			res, err := register(obj, nil)
+			res, err := register(obj, nil, withCluster...)
 			if err != nil {
 				return nil, err
 			}
@@ -115,7 +124,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	operator = append(operator, foundation...)
 	for _, obj := range args.Manifests.Operator {
 		if k := kindOf(obj); k != "Namespace" && k != "CustomResourceDefinition" {
-			res, err := register(obj, foundation)
+			res, err := register(obj, foundation, withCluster...)
 			if err != nil {
 				return nil, err
 			}
@@ -126,7 +135,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 
 	// Depending on the whole operator means the CcRuntime is deleted while
 	// the operator still runs: its finalizer needs the operator.
-	ccRuntime, err := register(args.Manifests.CcRuntime, operator)
+	ccRuntime, err := register(args.Manifests.CcRuntime, operator, withCluster...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +159,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	config = append(config, generatedObjects(args)...)
 	var configured []pulumi.Resource
 	for _, obj := range config {
-		res, err := register(obj, configDeps)
+		res, err := register(obj, configDeps, withCluster...)
 		if err != nil {
 			return nil, err
 		}
@@ -158,10 +167,13 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	}
 	caa := append([]pulumi.Resource{}, configured...)
 	// The DaemonSet runs CAA: after the runtime is installed (the guide's
-	// order) and after the ConfigMap and secrets it reads at start, so it is
-	// deleted before all of them.
+	// order) and after the ConfigMap and secrets it reads at start. It is
+	// never deleted with the cluster: destroy deletes it first, waiting for
+	// CAA's pods to stop (foreground), so no CAA creates a VM once the pod
+	// VM group, which it depends on, starts to go.
 	daemonDeps := append(append(append([]pulumi.Resource{}, configDeps...), ccRuntime), configured...)
 	for _, obj := range daemonSets {
+		mapAt(obj, "metadata", "annotations")[DeletionPropagationAnnotation] = "foreground"
 		res, err := register(obj, daemonDeps)
 		if err != nil {
 			return nil, err

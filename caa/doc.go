@@ -17,3 +17,7 @@ func ServiceAccountSubject() string {
 
 // RuntimeClass is the runtime class the peer-pods CcRuntime installs.
 const RuntimeClass = "kata-remote"
+
+// DeletionPropagationAnnotation tells pulumi-kubernetes how to delete an
+// object; "foreground" makes a delete wait until the object's pods are gone.
+const DeletionPropagationAnnotation = "pulumi.com/deletionPropagationPolicy"

@@ -21,7 +21,6 @@ const WorkerNodeLabel = "node.kubernetes.io/worker"
 // it but never creates or deletes it.
 type ExistingResourceGroup struct {
 	Name string
-	ID   string
 }
 
 // ClusterArgs configures the AKS cluster and its resource group.
@@ -74,7 +73,6 @@ type Cluster struct {
 	pulumi.ResourceState
 
 	ResourceGroupName pulumi.StringOutput `pulumi:"resourceGroupName"`
-	ResourceGroupID   pulumi.StringOutput `pulumi:"resourceGroupId"`
 	ClusterName       pulumi.StringOutput `pulumi:"clusterName"`
 	NodeResourceGroup pulumi.StringOutput `pulumi:"nodeResourceGroup"`
 	OIDCIssuerURL     pulumi.StringOutput `pulumi:"oidcIssuerUrl"`
@@ -107,7 +105,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// A looked-up group is only referenced, never a resource of this
 		// stack, so `pulumi destroy` cannot delete it.
 		c.ResourceGroupName = pulumi.String(rg.Name).ToStringOutput()
-		c.ResourceGroupID = pulumi.String(rg.ID).ToStringOutput()
 	} else {
 		if args.ResourceGroupName == nil {
 			return nil, fmt.Errorf("cluster %q: ResourceGroupName is required when no existing group is given", name)
@@ -121,7 +118,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			return nil, fmt.Errorf("creating resource group: %w", err)
 		}
 		c.ResourceGroupName = group.Name
-		c.ResourceGroupID = group.ID().ToStringOutput()
 	}
 
 	clusterName := args.ClusterName.ToStringOutput()
@@ -241,7 +237,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"resourceGroupName":       c.ResourceGroupName,
-		"resourceGroupId":         c.ResourceGroupID,
 		"clusterName":             c.ClusterName,
 		"nodeResourceGroup":       c.NodeResourceGroup,
 		"oidcIssuerUrl":           c.OIDCIssuerURL,

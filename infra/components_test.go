@@ -47,13 +47,13 @@ func TestWorkloadIdentityComponent(t *testing.T) {
 	m := runComponent(t, func(ctx *pulumi.Context) error {
 		var err error
 		identity, err = NewWorkloadIdentity(ctx, "wi", &WorkloadIdentityArgs{
-			ResourceGroupName: pulumi.String("rg"),
-			IdentityName:      pulumi.String("caa"),
-			ResourceGroupID:   pulumi.String("/subscriptions/s/resourceGroups/rg"),
-			PeerPodSubnetID:   pulumi.String("/subnet/peerpods"),
-			SubscriptionID:    pulumi.String("s"),
-			OIDCIssuerURL:     pulumi.String("https://issuer/"),
-			Subject:           pulumi.String("system:serviceaccount:ns:sa"),
+			ResourceGroupName:    pulumi.String("rg"),
+			IdentityName:         pulumi.String("caa"),
+			PodVMResourceGroupID: pulumi.String("/subscriptions/s/resourceGroups/rg"),
+			PeerPodSubnetID:      pulumi.String("/subnet/peerpods"),
+			SubscriptionID:       pulumi.String("s"),
+			OIDCIssuerURL:        pulumi.String("https://issuer/"),
+			Subject:              pulumi.String("system:serviceaccount:ns:sa"),
 		})
 		return err
 	})
@@ -92,6 +92,7 @@ func TestPeerPodNetworkOnExistingSubnet(t *testing.T) {
 	m := runComponent(t, func(ctx *pulumi.Context) error {
 		_, err := NewPeerPodNetwork(ctx, "net", &PeerPodNetworkArgs{
 			ResourceGroupName:  pulumi.String("rg"),
+			Location:           pulumi.String("eastus"),
 			ClusterName:        pulumi.String("aks"),
 			ExistingNodeSubnet: &ExistingSubnet{ID: id},
 			PeerPodSubnetName:  pulumi.String("caa-peerpods-test"),
@@ -110,6 +111,25 @@ func TestPeerPodNetworkOnExistingSubnet(t *testing.T) {
 	}
 	if got := m.resources["net-cluster-network-contributor"].Inputs["scope"].StringValue(); got != id.String() {
 		t.Errorf("grant scope %s, want the user's subnet", got)
+	}
+	// The pod VM group is ours even with the user's subnet, named after the
+	// subnet's place, and waits for the peer-pod subnet.
+	group := m.resources["net-podvms"]
+	if group.TypeToken != "azure-native:resources:ResourceGroup" {
+		t.Fatalf("no pod VM group: %v", group.TypeToken)
+	}
+	if got, want := group.Inputs["resourceGroupName"].StringValue(), PodVMResourceGroupName("eastus", "rg", "aks", "net/hub/caa-peerpods-test"); got != want {
+		t.Errorf("pod VM group %q, want %q", got, want)
+	}
+	if got := group.Inputs["location"].StringValue(); got != "eastus" {
+		t.Errorf("pod VM group location %q", got)
+	}
+	waits := false
+	for _, u := range group.RegisterRPC.GetDependencies() {
+		waits = waits || strings.HasSuffix(u, "::net-peerpods")
+	}
+	if !waits {
+		t.Error("the pod VM group does not wait for the peer-pod subnet: destroy could delete the subnet while pod VMs use it")
 	}
 }
 

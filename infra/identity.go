@@ -18,8 +18,9 @@ type WorkloadIdentityArgs struct {
 	ResourceGroupName pulumi.StringInput
 	Location          pulumi.StringInput
 	IdentityName      pulumi.StringInput
-	// ResourceGroupID is where CAA creates pod VMs: VM Contributor and Reader apply there.
-	ResourceGroupID pulumi.StringInput
+	// PodVMResourceGroupID is the group CAA creates pod VMs in, and the only
+	// scope of its Virtual Machine Contributor and Reader roles.
+	PodVMResourceGroupID pulumi.StringInput
 	// PeerPodSubnetID is the only network scope CAA needs (to attach pod VM NICs).
 	PeerPodSubnetID pulumi.StringInput
 	SubscriptionID  pulumi.StringInput
@@ -112,11 +113,11 @@ type identityRole struct {
 }
 
 // NewWorkloadIdentity creates the identity, grants Virtual Machine
-// Contributor and Reader on the CAA resource group and Network Contributor
+// Contributor and Reader on the pod VM resource group and Network Contributor
 // on the peer-pod subnet, and federates the identity with CAA's service
 // account.
 func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, opts ...pulumi.ResourceOption) (*WorkloadIdentity, error) {
-	if args == nil || args.ResourceGroupName == nil || args.IdentityName == nil || args.ResourceGroupID == nil ||
+	if args == nil || args.ResourceGroupName == nil || args.IdentityName == nil || args.PodVMResourceGroupID == nil ||
 		args.PeerPodSubnetID == nil || args.SubscriptionID == nil ||
 		(args.ServicePrincipal == nil && (args.OIDCIssuerURL == nil || args.Subject == nil)) {
 		return nil, fmt.Errorf("workload identity %q: every field but Location and Tags is required", name)
@@ -150,8 +151,8 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 	}
 
 	for _, r := range []identityRole{
-		{"vm-contributor", RoleVirtualMachineContributor, args.ResourceGroupID},
-		{"reader", RoleReader, args.ResourceGroupID},
+		{"vm-contributor", RoleVirtualMachineContributor, args.PodVMResourceGroupID},
+		{"reader", RoleReader, args.PodVMResourceGroupID},
 		{"network-contributor", RoleNetworkContributor, args.PeerPodSubnetID},
 	} {
 		ra, err := authorization.NewRoleAssignment(ctx, name+"-"+r.suffix, &authorization.RoleAssignmentArgs{

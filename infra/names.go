@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"regexp"
 	"strings"
@@ -132,4 +133,14 @@ func PeerPodSubnetName(stack string) string {
 		n = n[:maxSubnetName]
 	}
 	return strings.TrimRight(n, ".")
+}
+
+// PodVMResourceGroupName names the group that holds nothing but pod VMs:
+// the cluster name, then a hash of everything whose change replaces the
+// cluster or the peer-pod subnet (region, the cluster's group, the cluster
+// name and the subnet's "<vnet group>/<vnet>/<subnet>"). At most
+// 63 + 16 characters, inside Azure's 90.
+func PodVMResourceGroupName(location, resourceGroup, cluster, peerPodSubnet string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(strings.Join([]string{location, resourceGroup, cluster, peerPodSubnet}, "\n"))))
+	return fmt.Sprintf("%s-podvms-%x", cluster, h[:4])
 }

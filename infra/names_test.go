@@ -94,3 +94,31 @@ func TestDecodeKubeconfig(t *testing.T) {
 		t.Error("an empty kubeconfig must be an error")
 	}
 }
+
+func TestPodVMResourceGroupName(t *testing.T) {
+	base := PodVMResourceGroupName("eastus", "caa-rg-a1b2c3", "caa-a1b2c3", "caa-rg-a1b2c3/caa-a1b2c3-vnet/caa-peerpods-snp")
+	if !strings.HasPrefix(base, "caa-a1b2c3-podvms-") || len(base) != len("caa-a1b2c3-podvms-")+8 {
+		t.Errorf("name %q is not <cluster>-podvms-<8 hex>", base)
+	}
+	if again := PodVMResourceGroupName("eastus", "caa-rg-a1b2c3", "caa-a1b2c3", "caa-rg-a1b2c3/caa-a1b2c3-vnet/caa-peerpods-snp"); again != base {
+		t.Errorf("the same inputs gave %q and %q", base, again)
+	}
+	// Each change that replaces the cluster or the peer-pod subnet gives a
+	// new group, so create-before-delete never reuses the old name.
+	for what, other := range map[string]string{
+		"region":         PodVMResourceGroupName("westeurope", "caa-rg-a1b2c3", "caa-a1b2c3", "caa-rg-a1b2c3/caa-a1b2c3-vnet/caa-peerpods-snp"),
+		"resource group": PodVMResourceGroupName("eastus", "mine", "caa-a1b2c3", "caa-rg-a1b2c3/caa-a1b2c3-vnet/caa-peerpods-snp"),
+		"subnet":         PodVMResourceGroupName("eastus", "caa-rg-a1b2c3", "caa-a1b2c3", "net/hub/caa-peerpods-snp"),
+	} {
+		if other == base {
+			t.Errorf("a new %s keeps the pod VM group name %q", what, base)
+		}
+	}
+	long := strings.Repeat("c", 63)
+	if err := ValidateResourceGroupName(PodVMResourceGroupName("eastus", "rg", long, "x")); err != nil && !strings.Contains(err.Error(), "node resource group") {
+		t.Errorf("the longest cluster name gives an invalid group name: %v", err)
+	}
+	if n := len(PodVMResourceGroupName("eastus", "rg", long, "x")); n > 90 {
+		t.Errorf("pod VM group name is %d characters; Azure allows 90", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/network/v2"
+	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -17,6 +18,7 @@ type ExistingSubnet struct {
 // PeerPodNetworkArgs configures the networks of the nodes and pod VMs.
 type PeerPodNetworkArgs struct {
 	// ResourceGroupName holds the VNet we create, the NAT gateway and its IP.
+	// Location is also the pod VM group's region.
 	ResourceGroupName pulumi.StringInput
 	Location          pulumi.StringInput
 	// ClusterName seeds the names of what this component creates.
@@ -33,9 +35,6 @@ type PeerPodNetworkArgs struct {
 	ClusterPrincipalID pulumi.StringInput
 	SubscriptionID     pulumi.StringInput
 	Tags               pulumi.StringMapInput
-	// PeerPodSubnetBeforeDelete runs before the peer-pod subnet is deleted
-	// (with `pulumi destroy --run-program`), to remove leftover pod VMs.
-	PeerPodSubnetBeforeDelete *pulumi.ResourceHook
 }
 
 // PeerPodNetwork is the node subnet (ours or the user's), the peer-pod subnet
@@ -58,15 +57,24 @@ type PeerPodNetwork struct {
 	NatPublicIP   *network.PublicIPAddress
 	// NodeSubnetRoleAssignment grants the control plane its subnet rights.
 	NodeSubnetRoleAssignment *authorization.RoleAssignment
+
+	// PodVMResourceGroup holds nothing but what CAA creates (pod VMs, their
+	// NICs and disks). It waits for the peer-pod subnet, so destroy deletes
+	// it, and with it every VM CAA left, before the subnet: the subnet is
+	// then free to go, with no hook and no sweep.
+	PodVMResourceGroup     *resources.ResourceGroup
+	PodVMResourceGroupName pulumi.StringOutput `pulumi:"podVmResourceGroupName"`
+	PodVMResourceGroupID   pulumi.StringOutput `pulumi:"podVmResourceGroupId"`
 }
 
 // NewPeerPodNetwork creates the VNet (unless the node subnet is the user's),
-// the node and peer-pod subnets one after the other, and a Standard NAT
-// gateway with a static public IP attached to the peer-pod subnet only.
+// the node and peer-pod subnets one after the other, a Standard NAT
+// gateway with a static public IP attached to the peer-pod subnet only,
+// and the resource group for pod VMs.
 func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, opts ...pulumi.ResourceOption) (*PeerPodNetwork, error) {
-	if args == nil || args.ResourceGroupName == nil || args.ClusterName == nil || args.PeerPodSubnetCIDR == nil ||
+	if args == nil || args.ResourceGroupName == nil || args.Location == nil || args.ClusterName == nil || args.PeerPodSubnetCIDR == nil ||
 		args.PeerPodSubnetName == nil || args.ClusterPrincipalID == nil || args.SubscriptionID == nil {
-		return nil, fmt.Errorf("network %q: ResourceGroupName, ClusterName, PeerPodSubnetName, PeerPodSubnetCIDR, ClusterPrincipalID and SubscriptionID are required", name)
+		return nil, fmt.Errorf("network %q: ResourceGroupName, Location, ClusterName, PeerPodSubnetName, PeerPodSubnetCIDR, ClusterPrincipalID and SubscriptionID are required", name)
 	}
 	if args.ExistingNodeSubnet == nil && args.NodeSubnetCIDR == nil {
 		return nil, fmt.Errorf("network %q: NodeSubnetCIDR is required when no existing node subnet is given", name)
@@ -161,11 +169,6 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	if len(previousSubnet) > 0 {
 		peerPodOpts = append(peerPodOpts, pulumi.DependsOn(previousSubnet))
 	}
-	if args.PeerPodSubnetBeforeDelete != nil {
-		peerPodOpts = append(peerPodOpts, pulumi.ResourceHooks(&pulumi.ResourceHookBinding{
-			BeforeDelete: []*pulumi.ResourceHook{args.PeerPodSubnetBeforeDelete},
-		}))
-	}
 	peerPodSubnet, err := network.NewSubnet(ctx, name+"-peerpods", &network.SubnetArgs{
 		ResourceGroupName:  vnetGroup,
 		VirtualNetworkName: vnetName,
@@ -183,10 +186,31 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	n.PeerPodSubnetID = peerPodSubnet.ID().ToStringOutput()
 	n.PeerPodSubnetCIDR = peerPodSubnet.AddressPrefix.Elem()
 
+	// The group's name changes whenever the cluster's group, the cluster or
+	// the peer-pod subnet would be replaced, so a new one is created first
+	// and the old one goes, with the old deployment's VMs, afterwards.
+	podVMGroupName := pulumi.All(args.Location.ToStringOutput(), args.ResourceGroupName.ToStringOutput(), clusterName,
+		vnetGroup, vnetName, args.PeerPodSubnetName.ToStringOutput()).ApplyT(func(v []any) string {
+		return PodVMResourceGroupName(v[0].(string), v[1].(string), v[2].(string), v[3].(string)+"/"+v[4].(string)+"/"+v[5].(string))
+	}).(pulumi.StringOutput)
+	podVMGroup, err := resources.NewResourceGroup(ctx, name+"-podvms", &resources.ResourceGroupArgs{
+		ResourceGroupName: podVMGroupName,
+		Location:          args.Location,
+		Tags:              args.Tags,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{peerPodSubnet}))
+	if err != nil {
+		return nil, fmt.Errorf("creating the pod VM resource group: %w", err)
+	}
+	n.PodVMResourceGroup = podVMGroup
+	n.PodVMResourceGroupName = podVMGroup.Name
+	n.PodVMResourceGroupID = podVMGroup.ID().ToStringOutput()
+
 	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
-		"nodeSubnetId":      n.NodeSubnetID,
-		"peerpodSubnetId":   n.PeerPodSubnetID,
-		"peerpodSubnetCidr": n.PeerPodSubnetCIDR,
+		"nodeSubnetId":           n.NodeSubnetID,
+		"peerpodSubnetId":        n.PeerPodSubnetID,
+		"peerpodSubnetCidr":      n.PeerPodSubnetCIDR,
+		"podVmResourceGroupName": n.PodVMResourceGroupName,
+		"podVmResourceGroupId":   n.PodVMResourceGroupID,
 	}); err != nil {
 		return nil, err
 	}

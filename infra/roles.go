@@ -16,8 +16,3 @@ const (
 func RoleDefinitionID(subscriptionID, role string) string {
 	return fmt.Sprintf("/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s", subscriptionID, role)
 }
-
-// ResourceGroupID is the ARM id of a resource group.
-func ResourceGroupID(subscriptionID, resourceGroup string) string {
-	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s", subscriptionID, resourceGroup)
-}

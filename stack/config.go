@@ -64,7 +64,6 @@ const (
 	KeyEnableSecureBoot     = "enableSecureBoot"
 	KeyPodVMTags            = "podVmTags"
 	KeyGrantVMSizeRead      = "grantVmSizeRead"
-	KeySweepPodVMs          = "sweepPodVms"
 	KeyPreflight            = "preflight"
 
 	KeyClusterAuth          = "clusterAuth"
@@ -75,6 +74,12 @@ const (
 	KeyChartVersion         = "chartVersion"
 	KeyWebhook              = "webhook"
 )
+
+// RemovedKeys are keys earlier versions read, with why they went; a stack
+// that still sets one is told to remove it rather than silently ignored.
+var RemovedKeys = map[string]string{
+	"sweepPodVms": "pod VMs now live in a resource group of their own that `pulumi destroy` deletes, so there is no sweep to turn off",
+}
 
 // Defaults of the keys that have one. Pulumi.yaml declares the same values
 // (a test keeps them in step); they live here too because the program must
@@ -155,8 +160,6 @@ type Config struct {
 	// GrantVMSizeRead gives CAA the custom subscription-scoped role it needs
 	// to list VM sizes at start-up.
 	GrantVMSizeRead bool
-	// SweepPodVMs deletes leftover pod VMs before the peer-pod subnet.
-	SweepPodVMs bool
 	// Preflight is error, warn or off.
 	Preflight string
 
@@ -193,12 +196,21 @@ func qualify(key string) string {
 	return Namespace + ":" + key
 }
 
-// ConfigError lists every configuration problem found.
-type ConfigError struct{ Problems []string }
+// ConfigError lists every configuration problem found. It is returned
+// before anything is registered, so the run changes nothing.
+type ConfigError struct {
+	Problems []string
+	// Deployed says the stack's cluster exists from an earlier run.
+	Deployed bool
+}
 
 func (e *ConfigError) Error() string {
-	return "invalid configuration; nothing was created:\n  - " + strings.Join(e.Problems, "\n  - ") +
-		"\nset a value with `pulumi config set <key> <value>` (see the configuration table in README.md)"
+	outcome := "nothing was created"
+	if e.Deployed {
+		outcome = "this run changed nothing; what earlier runs created is still there, untouched"
+	}
+	return "invalid configuration; " + outcome + ":\n  - " + strings.Join(e.Problems, "\n  - ") +
+		"\nset a value with `pulumi config set <key> <value>` (every key is in docs/configuration.md)"
 }
 
 var (
@@ -433,8 +445,11 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	default:
 		errs.add(KeyPreflight, "%q is not a mode; use error (problems stop the run), warn or off", c.Preflight)
 	}
-	c.SweepPodVMs = parseBool(KeySweepPodVMs, value(KeySweepPodVMs), true, &errs,
-		"true deletes this stack's leftover pod VMs before the peer-pod subnet on destroy")
+	for key, why := range RemovedKeys {
+		if _, set := get(qualify(key)); set {
+			errs.add(key, "was removed: %s; remove it with `pulumi config rm %s`", why, qualify(key))
+		}
+	}
 
 	if len(errs) > 0 {
 		return nil, warnings, &ConfigError{Problems: errs}

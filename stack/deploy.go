@@ -2,6 +2,8 @@ package stack
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -9,8 +11,20 @@ import (
 
 	"caa-azure/caa"
 	"caa-azure/infra"
+	"caa-azure/infra/azauth"
 	"caa-azure/workload"
 )
+
+// providerSetting reads the azure-native provider's settings as the
+// provider does: its config keys, then the environment.
+func providerSetting(ctx *pulumi.Context) azauth.Lookup {
+	return func(name string) (string, bool) {
+		if strings.HasPrefix(name, "azure-native:") {
+			return ctx.GetConfig(name)
+		}
+		return os.LookupEnv(name)
+	}
+}
 
 // LoadConfig reads the stack's configuration from the Pulumi context.
 func LoadConfig(ctx *pulumi.Context) (*Config, []string, error) {
@@ -35,16 +49,20 @@ type Deployment struct {
 // composes the components and exports the outputs. Nothing is registered
 // unless every check passes.
 func Deploy(ctx *pulumi.Context) error {
-	_, err := DeployWith(ctx, Options{Sources: defaultSourceCache(), Cloud: azureCloud, Preflight: azurePreflight})
+	_, err := DeployWith(ctx, Options{Sources: defaultSourceCache(), Preflight: azurePreflight})
 	return err
 }
+
+// MinimumPulumiVersion is the oldest Pulumi CLI the program runs on: the
+// first with the RequirePulumiVersion call (pulumi/pulumi#21429) and
+// `requiredPulumiVersion` in Pulumi.yaml (3.219.0); it also has
+// `deletedWith`, on which teardown relies.
+const MinimumPulumiVersion = ">=3.219.0"
 
 // Options are the outside world Deploy talks to, replaceable in tests.
 type Options struct {
 	// Sources caches upstream clones; nil allows only local checkouts.
 	Sources *caa.SourceCache
-	// Cloud opens the Azure API for the pod VM sweep.
-	Cloud CloudFactory
 	// Preflight opens the Azure API for the preflight checks; nil skips them.
 	Preflight PreflightFactory
 	// LookPath finds programs the deployment runs (kubelogin); nil means exec.LookPath.
@@ -53,6 +71,10 @@ type Options struct {
 
 // DeployWith is Deploy with explicit Options.
 func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
+	if err := ctx.RequirePulumiVersion(MinimumPulumiVersion); err != nil {
+		return nil, fmt.Errorf("caa-azure needs Pulumi CLI %s (`pulumi version`; upgrade with `pulumi upgrade` or your package manager): %w",
+			MinimumPulumiVersion, err)
+	}
 	cfg, warnings, err := LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -67,7 +89,9 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the Azure subscription of the deploying identity (run `az login`): %w", err)
 	}
-	subscriptionID := client.SubscriptionId
+	// The subscription the provider deploys to; the program's own Azure
+	// calls (preflight) use the same one.
+	subscriptionID, _ := azauth.Subscription(providerSetting(ctx), client.SubscriptionId)
 
 	var existingGroup *infra.ExistingResourceGroup
 	if cfg.ResourceGroupName != "" {
@@ -97,7 +121,7 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := runPreflight(ctx, cfg, subscriptionID, opts.Preflight); err != nil {
+	if err := runPreflight(ctx, cfg, subscriptionID, providerSetting(ctx), opts.Preflight); err != nil {
 		return nil, err
 	}
 
@@ -143,12 +167,6 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		return nil, err
 	}
 
-	var sweep *pulumi.ResourceHook
-	if cfg.SweepPodVMs && opts.Cloud != nil {
-		if sweep, err = registerPodVMSweep(ctx, cfg, subscriptionID, cluster.ResourceGroupName, opts.Cloud); err != nil {
-			return nil, err
-		}
-	}
 	networkArgs := &infra.PeerPodNetworkArgs{
 		ResourceGroupName:  cluster.ResourceGroupName,
 		Location:           location,
@@ -159,8 +177,6 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
 		SubscriptionID:     pulumi.String(subscriptionID),
 		Tags:               tags,
-
-		PeerPodSubnetBeforeDelete: sweep,
 	}
 	if existingSubnet == nil {
 		networkArgs.NodeSubnetCIDR = pulumi.String(cfg.ClusterSubnetCIDR.String())
@@ -172,18 +188,18 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	resolveNodeSubnetID(net.NodeSubnetID)
 
 	identity, err := infra.NewWorkloadIdentity(ctx, "caa-identity", &infra.WorkloadIdentityArgs{
-		ResourceGroupName: cluster.ResourceGroupName,
-		Location:          location,
-		IdentityName:      clusterName.ApplyT(infra.CAAIdentityName).(pulumi.StringOutput),
-		ResourceGroupID:   cluster.ResourceGroupID,
-		PeerPodSubnetID:   net.PeerPodSubnetID,
-		SubscriptionID:    pulumi.String(subscriptionID),
-		OIDCIssuerURL:     cluster.OIDCIssuerURL,
-		Subject:           pulumi.String(caa.ServiceAccountSubject()),
-		Tags:              tags,
-		MoreSubjects:      peerPodCtrlSubjects(cfg),
-		GrantVMSizeRead:   cfg.GrantVMSizeRead,
-		ServicePrincipal:  servicePrincipalMode(cfg),
+		ResourceGroupName:    cluster.ResourceGroupName,
+		Location:             location,
+		IdentityName:         clusterName.ApplyT(infra.CAAIdentityName).(pulumi.StringOutput),
+		PodVMResourceGroupID: net.PodVMResourceGroupID,
+		PeerPodSubnetID:      net.PeerPodSubnetID,
+		SubscriptionID:       pulumi.String(subscriptionID),
+		OIDCIssuerURL:        cluster.OIDCIssuerURL,
+		Subject:              pulumi.String(caa.ServiceAccountSubject()),
+		Tags:                 tags,
+		MoreSubjects:         peerPodCtrlSubjects(cfg),
+		GrantVMSizeRead:      cfg.GrantVMSizeRead,
+		ServicePrincipal:     servicePrincipalMode(cfg),
 		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
 			return VMSizeRoleName(subscriptionID, rg)
 		}).(pulumi.StringOutput),
@@ -192,14 +208,16 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		return nil, err
 	}
 
-	// CAA must outlive everything it uses to create and delete pod VMs.
-	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway)
+	// CAA must outlive everything it uses to create and delete pod VMs, and
+	// be deleted (not skipped) before the pod VM group, so no CAA is left
+	// to create a VM in a group being deleted.
+	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway, net.PodVMResourceGroup)
 	k8s := pulumi.Providers(cluster.Provider)
 	settings := caa.PeerPodsSettings{
 		SubscriptionID:       subscriptionID,
 		Region:               cfg.Location,
 		InstanceSize:         cfg.InstanceSize,
-		ResourceGroup:        cluster.ResourceGroupName,
+		ResourceGroup:        net.PodVMResourceGroupName,
 		SubnetID:             net.PeerPodSubnetID,
 		ImageID:              cfg.Release.PodVMImageID,
 		DisableCVM:           cfg.DisableCVM,
@@ -208,7 +226,7 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		EnableSecureBoot:     cfg.EnableSecureBoot,
 		Tags:                 cfg.PodVMTags,
 	}
-	releaseArgs := &caa.CAAReleaseArgs{AzureDependencies: azureDeps}
+	releaseArgs := &caa.CAAReleaseArgs{AzureDependencies: azureDeps, Cluster: cluster.ManagedCluster}
 	if manifests != nil {
 		releaseArgs.Manifests = manifests
 		releaseArgs.PeerPodsConfig = settings.ConfigMapData()
@@ -236,6 +254,9 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 			Replicas:         pulumi.Int(cfg.SampleReplicas),
 			RuntimeClassName: release.RuntimeClass,
 			DependsOn:        append(release.Dependencies(), azureDeps...),
+			// The sample's pod VM goes with the pod VM group; destroy never
+			// waits on a pod that cannot terminate.
+			DeletedWith: cluster.ManagedCluster,
 		}, k8s)
 		if err != nil {
 			return nil, err
@@ -250,7 +271,8 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	ctx.Export("identityClientId", identity.ClientID)
 	ctx.Export("peerpodSubnetId", net.PeerPodSubnetID)
 	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
-	ctx.Export("podVmListCommand", cluster.ResourceGroupName.ApplyT(PodVMListCommand).(pulumi.StringOutput))
+	ctx.Export("podVmResourceGroupName", net.PodVMResourceGroupName)
+	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(PodVMListCommand).(pulumi.StringOutput))
 
 	return &Deployment{Config: cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
 }

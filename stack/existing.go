@@ -29,7 +29,7 @@ func lookupResourceGroup(ctx *pulumi.Context, name string) (*infra.ExistingResou
 			"(`az group create -n %s -l <region>`) or leave resourceGroupName empty to let the stack create one",
 			qualify(KeyResourceGroupName), name, err, name)}}
 	}
-	return &infra.ExistingResourceGroup{Name: rg.Name, ID: rg.Id}, nil
+	return &infra.ExistingResourceGroup{Name: rg.Name}, nil
 }
 
 // lookupVNet reads the VNet that holds the user's node subnet.

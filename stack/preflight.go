@@ -8,7 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"caa-azure/infra"
+	"caa-azure/infra/azauth"
 	"caa-azure/infra/preflight"
 )
 
@@ -22,21 +22,22 @@ const (
 // preflightTimeout bounds all checks together.
 const preflightTimeout = 30 * time.Second
 
-// PreflightFactory opens the Azure API for the checks; preflight.ErrNoCredentials
-// means "skip, and say so".
-type PreflightFactory func(ctx context.Context, subscriptionID string) (preflight.Cloud, error)
+// PreflightFactory opens the Azure API for the checks, signed in as the
+// provider is; preflight.ErrNoCredentials means "skip, and say so".
+type PreflightFactory func(ctx context.Context, subscriptionID string, settings azauth.Settings) (preflight.Cloud, error)
 
-func azurePreflight(ctx context.Context, subscriptionID string) (preflight.Cloud, error) {
-	return preflight.NewAzureCloud(ctx, subscriptionID)
+func azurePreflight(ctx context.Context, subscriptionID string, settings azauth.Settings) (preflight.Cloud, error) {
+	return preflight.NewAzureCloud(ctx, subscriptionID, settings)
 }
 
 // preflightRequest lists what the deployment will ask of Azure.
-func preflightRequest(cfg *Config, subscriptionID string, group string) preflight.Request {
+func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 	perPod := cfg.PeerPodsLimitPerNode
 	if perPod < 0 {
 		perPod = 0
 	}
 	req := preflight.Request{
+		Stack:    preflight.Tag{Key: StackTag, Value: cfg.StackID()},
 		Location: cfg.Location,
 		Sizes: []preflight.SizeNeed{
 			{Key: qualify(KeyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount},
@@ -50,12 +51,13 @@ func preflightRequest(cfg *Config, subscriptionID string, group string) prefligh
 		req.Sizes = append(req.Sizes, preflight.SizeNeed{Key: qualify(KeyInstanceSizes), Size: s, PodVMs: true})
 	}
 	subscription := "/subscriptions/" + subscriptionID
-	assignKey, assignScope := qualify(KeyResourceGroupName), subscription
-	if group != "" {
-		assignScope = infra.ResourceGroupID(subscriptionID, group)
-	}
-	req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: assignKey, Scope: assignScope,
-		Action: "Microsoft.Authorization/roleAssignments/write", Why: "the CAA identity's role assignments need"})
+	// The pod VM group is always new, so creating it and granting CAA its
+	// roles there are checked where they land: the subscription.
+	req.Permissions = append(req.Permissions,
+		preflight.PermissionNeed{Key: qualify(KeyResourceGroupName), Scope: subscription,
+			Action: "Microsoft.Resources/subscriptions/resourceGroups/write", Why: "the pod VM resource group needs"},
+		preflight.PermissionNeed{Key: qualify(KeyResourceGroupName), Scope: subscription,
+			Action: "Microsoft.Authorization/roleAssignments/write", Why: "the CAA identity's role assignments on the pod VM group need"})
 	if cfg.VNetSubnet != nil {
 		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(KeyVNetSubnetID), Scope: cfg.VNetSubnet.String(),
 			Action: "Microsoft.Authorization/roleAssignments/write", Why: "granting the cluster identity Network Contributor on the subnet needs"})
@@ -69,12 +71,12 @@ func preflightRequest(cfg *Config, subscriptionID string, group string) prefligh
 
 // runPreflight runs the checks and turns the findings into warnings and,
 // in error mode, one ConfigError. It never registers anything.
-func runPreflight(ctx *pulumi.Context, cfg *Config, subscriptionID string, open PreflightFactory) error {
+func runPreflight(ctx *pulumi.Context, cfg *Config, subscriptionID string, settings azauth.Lookup, open PreflightFactory) error {
 	if cfg.Preflight == PreflightOff || open == nil {
 		return nil
 	}
 	start := time.Now()
-	cloud, err := open(ctx.Context(), subscriptionID)
+	cloud, err := open(ctx.Context(), subscriptionID, azauth.Read(settings))
 	if err != nil {
 		msg := fmt.Sprintf("preflight checks skipped: %v. Nothing about sizes, quota, the pod VM image or permissions was checked; "+
 			"log in with `az login` to run them, or set caa-azure:preflight off to silence this", err)
@@ -83,7 +85,7 @@ func runPreflight(ctx *pulumi.Context, cfg *Config, subscriptionID string, open 
 		}
 		return ctx.Log.Warn(msg, nil)
 	}
-	findings := preflight.Run(ctx.Context(), cloud, preflightRequest(cfg, subscriptionID, cfg.ResourceGroupName), preflightTimeout)
+	findings := preflight.Run(ctx.Context(), cloud, preflightRequest(cfg, subscriptionID), preflightTimeout)
 	var errs problems
 	for _, f := range findings {
 		if f.Severity == preflight.Error && cfg.Preflight == PreflightError {
@@ -97,7 +99,10 @@ func runPreflight(ctx *pulumi.Context, cfg *Config, subscriptionID string, open 
 	_ = ctx.Log.Info(fmt.Sprintf("preflight checks took %v", time.Since(start).Round(time.Millisecond)), nil)
 	if len(errs) > 0 {
 		errs = append(errs, "these come from the preflight checks against Azure; set caa-azure:preflight warn to deploy anyway")
-		return &ConfigError{Problems: errs}
+		// Worded for what is there: after a first successful up the
+		// cluster exists, and "nothing was created" would be untrue.
+		fp, ferr := cloud.Footprint(ctx.Context(), preflight.Tag{Key: StackTag, Value: cfg.StackID()})
+		return &ConfigError{Problems: errs, Deployed: ferr == nil && fp.Cluster != ""}
 	}
 	return nil
 }

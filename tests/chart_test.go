@@ -43,7 +43,7 @@ func TestChartInstall(t *testing.T) {
 		"AZURE_SUBSCRIPTION_ID": subscriptionID,
 		"AZURE_REGION":          "eastus",
 		"AZURE_INSTANCE_SIZE":   "Standard_DC2as_v5",
-		"AZURE_RESOURCE_GROUP":  "caa-rg-" + suffix,
+		"AZURE_RESOURCE_GROUP":  podVMGroup(t, m),
 		"AZURE_SUBNET_ID": "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
 			"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-snp",
 		"AZURE_IMAGE_ID": "/CommunityGalleries/cococommunity-42d8482d-92cd-415b-b332-7648bd978eff/Images/peerpod-podvm-fedora/Versions/0.22.0",

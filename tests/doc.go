@@ -1,4 +1,4 @@
 // Package tests runs the whole stack under Pulumi mocks: every stack file,
 // the existing-resource paths and configuration validation. All tests are
-// offline; see README.md for the gated real-Azure tests.
+// offline; see CONTRIBUTING.md for the gated real-Azure tests.
 package tests

@@ -16,8 +16,11 @@ func TestExistingResourceGroup(t *testing.T) {
 	m.resourceGroups["team-rg"] = "eastus"
 	out := deployAndExport(t, "snp", cfg, m)
 
-	if n := len(m.byType(tResourceGroup)); n != 0 {
-		t.Fatalf("an existing group must only be looked up; %d ResourceGroup resources were registered (destroy would delete them)", n)
+	for _, rg := range m.byType(tResourceGroup) {
+		if rg.Name != "network-podvms" || str(t, rg, "resourceGroupName") == "team-rg" {
+			t.Fatalf("an existing group must only be looked up; ResourceGroup %s (%s) was registered (destroy would delete it)",
+				rg.Name, str(t, rg, "resourceGroupName"))
+		}
 	}
 	if n := len(m.byType(tRandom)); n != 0 {
 		t.Errorf("with both names given no random suffix is needed; got %d", n)
@@ -27,11 +30,12 @@ func TestExistingResourceGroup(t *testing.T) {
 	expect(t, "cluster name", str(t, aks, "resourceName"), "team-aks")
 	expect(t, "node group", str(t, aks, "nodeResourceGroup"), "team-rg-aks")
 	for _, name := range []string{"caa-identity-vm-contributor", "caa-identity-reader"} {
-		expect(t, name+" scope", str(t, m.one(t, tRoleAssignment, name), "scope"), "/subscriptions/"+subscriptionID+"/resourceGroups/team-rg")
+		// Never the user's group: CAA could run commands on every VM there.
+		expect(t, name+" scope", str(t, m.one(t, tRoleAssignment, name), "scope"), "/subscriptions/"+subscriptionID+"/resourceGroups/"+podVMGroup(t, m))
 	}
 	expect(t, "VNet group", str(t, m.one(t, tVNet, "network-vnet"), "resourceGroupName"), "team-rg")
 	expect(t, "export", out["resourceGroupName"].Value.(string), "team-rg")
-	expect(t, "pod VM command", out["podVmListCommand"].Value.(string), "az vm list --resource-group team-rg --output table")
+	expect(t, "pod VM command", out["podVmListCommand"].Value.(string), "az vm list --resource-group "+podVMGroup(t, m)+" --output table")
 }
 
 func TestExistingNodeSubnet(t *testing.T) {

@@ -75,7 +75,7 @@ func TestKubernetesHalf(t *testing.T) {
 				"AZURE_SUBSCRIPTION_ID": subscriptionID,
 				"AZURE_REGION":          s.location,
 				"AZURE_INSTANCE_SIZE":   s.size,
-				"AZURE_RESOURCE_GROUP":  rgName,
+				"AZURE_RESOURCE_GROUP":  podVMGroup(t, m),
 				"AZURE_SUBNET_ID": "/subscriptions/" + subscriptionID + "/resourceGroups/" + rgName +
 					"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-" + s.name,
 				"AZURE_IMAGE_ID": "/CommunityGalleries/cococommunity-42d8482d-92cd-415b-b332-7648bd978eff/Images/peerpod-podvm-ubuntu2204-cvm-snp/Versions/0.10.0",
@@ -158,6 +158,7 @@ func TestKubernetesHalf(t *testing.T) {
 				"the VM Contributor role":                 roles[0],
 				"the Reader role":                         roles[1],
 				"the Network Contributor role assignment": roles[2],
+				"the pod VM resource group":               m.one(t, tResourceGroup, "network-podvms"),
 			}
 			caaObjects := []pulumi.MockResourceArgs{cm, sa, ds, secret, sshSecret,
 				m.one(t, tClusterRole, "caa-node-viewer"), m.one(t, tCRB, "caa-node-viewer")}

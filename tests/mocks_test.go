@@ -199,6 +199,17 @@ func (m *mocks) one(t *testing.T, token, name string) pulumi.MockResourceArgs {
 	return pulumi.MockResourceArgs{}
 }
 
+// podVMGroup is the name of the pod VM resource group the run created.
+func podVMGroup(t *testing.T, m *mocks) string {
+	t.Helper()
+	r := m.one(t, "azure-native:resources:ResourceGroup", "network-podvms")
+	v := r.Inputs["resourceGroupName"]
+	if !v.IsString() {
+		t.Fatalf("the pod VM group has no name: %v", v)
+	}
+	return v.StringValue()
+}
+
 // urn is what the mock monitor gives a registered resource.
 func urn(r pulumi.MockResourceArgs) string {
 	return r.RegisterRPC.GetType() + "::" + r.Name

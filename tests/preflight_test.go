@@ -8,13 +8,26 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"caa-azure/infra/azauth"
 	"caa-azure/infra/preflight"
 	"caa-azure/stack"
 )
 
 // brokenSubscription offers no confidential sizes, has no quota, lacks
-// the image and denies role assignments.
-type brokenSubscription struct{ asked []string }
+// the image and denies role assignments; deployed says the stack's
+// cluster exists from an earlier run.
+type brokenSubscription struct {
+	asked    []string
+	deployed bool
+}
+
+func (b *brokenSubscription) Footprint(_ context.Context, tag preflight.Tag) (preflight.Footprint, error) {
+	if !b.deployed || tag != (preflight.Tag{Key: "caa-azure-stack", Value: "caa-azure/snp"}) {
+		return preflight.Footprint{}, nil
+	}
+	return preflight.Footprint{Cluster: "/subscriptions/s/resourceGroups/caa-rg-x/providers/Microsoft.ContainerService/managedClusters/caa-x",
+		VMs: map[string]int{"Standard_F4s_v2": 1}}, nil
+}
 
 func (b *brokenSubscription) SKUs(context.Context, string) ([]preflight.SKU, error) {
 	b.asked = append(b.asked, "skus")
@@ -43,7 +56,7 @@ func deployWithPreflight(t *testing.T, mode string, open stack.PreflightFactory)
 
 func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
 	cloud := &brokenSubscription{}
-	m, err := deployWithPreflight(t, "error", func(context.Context, string) (preflight.Cloud, error) { return cloud, nil })
+	m, err := deployWithPreflight(t, "error", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) { return cloud, nil })
 	if err == nil {
 		t.Fatal("a broken subscription must stop the run in error mode")
 	}
@@ -53,6 +66,8 @@ func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
 		"caa-azure:podVmImageId: image /CommunityGalleries/",
 		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Authorization/roleAssignments/write",
 		"caa-azure:grantVmSizeRead: the deploying identity may not Microsoft.Authorization/roleDefinitions/write",
+		"grantVmSizeRead false); ask for Owner or User Access Administrator there",
+		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Resources/subscriptions/resourceGroups/write on /subscriptions/" + subscriptionID,
 		"nothing was created",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -64,21 +79,40 @@ func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
 	}
 }
 
+// TestPreflightErrorOnADeployedStack: when the stack's cluster already
+// exists, the error must not claim that nothing was created.
+func TestPreflightErrorOnADeployedStack(t *testing.T) {
+	cloud := &brokenSubscription{deployed: true}
+	m, err := deployWithPreflight(t, "error", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) { return cloud, nil })
+	if err == nil {
+		t.Fatal("a broken subscription must stop the run in error mode")
+	}
+	if strings.Contains(err.Error(), "nothing was created") || !strings.Contains(err.Error(), "this run changed nothing") {
+		t.Errorf("the error must say the run changed nothing, not that nothing was created:\n%v", err)
+	}
+	if len(m.resources) != 0 {
+		t.Errorf("%d resources were registered although preflight failed", len(m.resources))
+	}
+}
+
 func TestPreflightWarnAndOffDeploy(t *testing.T) {
 	cloud := &brokenSubscription{}
-	m, err := deployWithPreflight(t, "warn", func(context.Context, string) (preflight.Cloud, error) { return cloud, nil })
+	m, err := deployWithPreflight(t, "warn", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) { return cloud, nil })
 	if err != nil || len(m.byType(tCluster)) != 1 || len(cloud.asked) == 0 {
 		t.Fatalf("warn mode reports and deploys: %v", err)
 	}
 	called := false
-	m, err = deployWithPreflight(t, "off", func(context.Context, string) (preflight.Cloud, error) { called = true; return cloud, nil })
+	m, err = deployWithPreflight(t, "off", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) {
+		called = true
+		return cloud, nil
+	})
 	if err != nil || called || len(m.byType(tCluster)) != 1 {
 		t.Fatalf("off mode must not call Azure: called %v, %v", called, err)
 	}
 }
 
 func TestPreflightWithoutCredentialsSkips(t *testing.T) {
-	m, err := deployWithPreflight(t, "error", func(context.Context, string) (preflight.Cloud, error) {
+	m, err := deployWithPreflight(t, "error", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) {
 		return nil, fmt.Errorf("%w: Azure CLI not found on path", preflight.ErrNoCredentials)
 	})
 	if err != nil || len(m.byType(tCluster)) != 1 {

@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 const tRoleDefinition = "azure-native:authorization:RoleDefinition"
@@ -15,7 +13,7 @@ const tRoleDefinition = "azure-native:authorization:RoleDefinition"
 var forbiddenRoles = map[string]string{
 	"8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
 	"b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-	"18d7d88d-d35e-4fb5-a5c3-7773c20a72c9": "User Access Administrator",
+	"18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
 }
 
 // TestLeastPrivilege lists every role assignment with its scope. A new
@@ -34,7 +32,7 @@ func TestLeastPrivilege(t *testing.T) {
 			peerSubnet = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/caa-peerpods-snp"
 		}
 		deployAndExport(t, "snp", cfg, m)
-		group := "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix
+		group := "/subscriptions/" + subscriptionID + "/resourceGroups/" + podVMGroup(t, m)
 		subscription := "/subscriptions/" + subscriptionID
 		customRole := "azure-native:authorization:RoleDefinition::caa-identity-vm-size-reader"
 
@@ -129,30 +127,4 @@ func TestSecretsStaySecret(t *testing.T) {
 func asString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// TestSweepHookGuardsThePeerPodSubnet: the pod VM sweep runs before the
-// peer-pod subnet is deleted, and only there.
-func TestSweepHookGuardsThePeerPodSubnet(t *testing.T) {
-	m := newMocks()
-	deployAndExport(t, "snp", stackConfig(t, "snp"), m)
-	hooks := func(r pulumi.MockResourceArgs) []string { return r.RegisterRPC.GetHooks().GetBeforeDelete() }
-	if got := hooks(m.one(t, tSubnet, "network-peerpods")); len(got) != 1 || got[0] != "sweep-leftover-pod-vms" {
-		t.Errorf("peer-pod subnet before-delete hooks = %v", got)
-	}
-	m.mu.Lock()
-	for _, r := range m.resources {
-		if r.Name != "network-peerpods" && len(hooks(r)) > 0 {
-			t.Errorf("%s %s has delete hooks %v", r.TypeToken, r.Name, hooks(r))
-		}
-	}
-	m.mu.Unlock()
-
-	cfg := stackConfig(t, "snp")
-	cfg["caa-azure:sweepPodVms"] = "false"
-	m = newMocks()
-	deployAndExport(t, "snp", cfg, m)
-	if got := hooks(m.one(t, tSubnet, "network-peerpods")); len(got) != 0 {
-		t.Errorf("sweepPodVms false still registers %v", got)
-	}
 }

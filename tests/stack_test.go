@@ -232,9 +232,10 @@ func TestWholeStack(t *testing.T) {
 			expect(t, "CAA identity name", str(t, caaID, "resourceName"), clusterName+"-caa")
 			peerSubnetID := "/subscriptions/" + subscriptionID + "/resourceGroups/" + rgName +
 				"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-" + s.name
+			podVMGroupID := "/subscriptions/" + subscriptionID + "/resourceGroups/" + podVMGroup(t, m)
 			for name, want := range map[string][2]string{
-				"caa-identity-vm-contributor":      {roleID(roleVMContributor), rgID},
-				"caa-identity-reader":              {roleID(roleReader), rgID},
+				"caa-identity-vm-contributor":      {roleID(roleVMContributor), podVMGroupID},
+				"caa-identity-reader":              {roleID(roleReader), podVMGroupID},
 				"caa-identity-network-contributor": {roleID(roleNetworkContributor), peerSubnetID},
 			} {
 				ra := m.one(t, tRoleAssignment, name)
@@ -244,6 +245,11 @@ func TestWholeStack(t *testing.T) {
 				expect(t, name+" principal", str(t, ra, "principalId"), "principal-of-"+clusterName+"-caa")
 				if !dependsOn(ra, caaID) {
 					t.Errorf("%s does not wait for the identity it grants", name)
+				}
+			}
+			for _, ra := range m.byType(tRoleAssignment) {
+				if str(t, ra, "scope") == rgID {
+					t.Errorf("%s is scoped to the whole resource group %s", ra.Name, rgName)
 				}
 			}
 			if n := len(m.byType(tRoleAssignment)); n != 5 {
@@ -298,15 +304,16 @@ func TestWholeStack(t *testing.T) {
 
 			// Exports.
 			for k, want := range map[string]string{
-				"resourceGroupName": rgName,
-				"clusterName":       clusterName,
-				"nodeResourceGroup": rgName + "-aks",
-				"oidcIssuerUrl":     issuerURL,
-				"identityClientId":  "client-of-" + clusterName + "-caa",
-				"peerpodSubnetId":   peerSubnetID,
-				"peerpodSubnetCidr": "10.225.0.0/16",
-				"podVmListCommand":  "az vm list --resource-group " + rgName + " --output table",
-				"kubeconfig":        fakeKubeconfig,
+				"resourceGroupName":      rgName,
+				"clusterName":            clusterName,
+				"nodeResourceGroup":      rgName + "-aks",
+				"oidcIssuerUrl":          issuerURL,
+				"identityClientId":       "client-of-" + clusterName + "-caa",
+				"peerpodSubnetId":        peerSubnetID,
+				"peerpodSubnetCidr":      "10.225.0.0/16",
+				"podVmListCommand":       "az vm list --resource-group " + podVMGroup(t, m) + " --output table",
+				"podVmResourceGroupName": podVMGroup(t, m),
+				"kubeconfig":             fakeKubeconfig,
 			} {
 				got, ok := out[k]
 				if !ok {
@@ -320,8 +327,8 @@ func TestWholeStack(t *testing.T) {
 					t.Errorf("export %s: secret = %v", k, got.Secret)
 				}
 			}
-			if len(out) != 9 {
-				t.Errorf("want exactly the 9 documented exports, got %d", len(out))
+			if len(out) != 10 {
+				t.Errorf("want exactly the 10 documented exports, got %d", len(out))
 			}
 		})
 	}

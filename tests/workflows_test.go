@@ -65,10 +65,15 @@ func TestWorkflowsPinActions(t *testing.T) {
 		t.Error("preview.yml must log in with OIDC, not a client secret")
 	}
 	deploy, _ := os.ReadFile("../.github/workflows/deploy.yml")
-	for _, want := range []string{"workflow_dispatch", "environment: ${{ inputs.stack }}", "destroy --run-program"} {
+	for _, want := range []string{"workflow_dispatch", "environment: ${{ inputs.stack }}", "pulumi destroy --yes"} {
 		if !strings.Contains(string(deploy), want) {
 			t.Errorf("deploy.yml lacks %q", want)
 		}
+	}
+	// Plain destroy works by design; --run-program would rerun the
+	// preflight and the upstream fetch, which can block a teardown.
+	if strings.Contains(string(deploy), "--run-program") {
+		t.Error("deploy.yml destroys with --run-program")
 	}
 }
 

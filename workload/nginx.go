@@ -19,9 +19,13 @@ type NginxSampleArgs struct {
 	Replicas pulumi.IntInput
 	// RuntimeClassName is the peer-pods runtime class (kata-remote).
 	RuntimeClassName pulumi.StringInput
-	// DependsOn is everything that must outlive the sample's pod VMs: the
-	// CcRuntime, CAA and the Azure rights and network CAA uses.
+	// DependsOn is everything the sample's pod VM needs to be created: the
+	// runtime, CAA and the Azure rights and network CAA uses.
 	DependsOn []pulumi.Resource
+	// DeletedWith is the cluster: when it goes, the Deployment is not
+	// deleted on its own, and its pod VM goes with the pod VM group. Nil
+	// deletes it one by one.
+	DeletedWith pulumi.Resource
 }
 
 // NginxSample is the guide's nginx Deployment running in peer pods.
@@ -35,8 +39,9 @@ type NginxSample struct {
 }
 
 // NewNginxSample creates the Deployment and waits until its pods are Ready,
-// which means their pod VMs booted. Deletion is foreground, so destroy
-// returns only when the pods, and with them the VMs, are gone.
+// which means their pod VMs booted. Deleted on its own (sample turned off),
+// deletion is foreground, so the update returns only when the pods, and
+// with them the VMs, are gone.
 func NewNginxSample(ctx *pulumi.Context, name string, args *NginxSampleArgs, opts ...pulumi.ResourceOption) (*NginxSample, error) {
 	if args == nil || args.Image == nil || args.Replicas == nil || args.RuntimeClassName == nil {
 		return nil, fmt.Errorf("sample %q: Image, Replicas and RuntimeClassName are required", name)
@@ -71,8 +76,7 @@ func NewNginxSample(ctx *pulumi.Context, name string, args *NginxSampleArgs, opt
 				},
 			},
 		},
-	}, pulumi.Parent(s), pulumi.DependsOn(args.DependsOn),
-		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ReadyTimeout, Update: ReadyTimeout, Delete: ReadyTimeout}))
+	}, sampleOptions(s, args)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the nginx sample: %w", err)
 	}
@@ -86,4 +90,13 @@ func NewNginxSample(ctx *pulumi.Context, name string, args *NginxSampleArgs, opt
 		return nil, err
 	}
 	return s, nil
+}
+
+func sampleOptions(s *NginxSample, args *NginxSampleArgs) []pulumi.ResourceOption {
+	opts := []pulumi.ResourceOption{pulumi.Parent(s), pulumi.DependsOn(args.DependsOn),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ReadyTimeout, Update: ReadyTimeout, Delete: ReadyTimeout})}
+	if args.DeletedWith != nil {
+		opts = append(opts, pulumi.DeletedWith(args.DeletedWith))
+	}
+	return opts
 }

@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+
+	"caa-azure/infra/azauth"
 )
 
 // AzureCloud is Cloud on the Azure Resource Manager API.
@@ -26,39 +27,30 @@ type AzureCloud struct {
 	community      *armcompute.CommunityGalleryImageVersionsClient
 	images         *armcompute.ImagesClient
 	versions       *armcompute.GalleryImageVersionsClient
+	vms            *armcompute.VirtualMachinesClient
 	arm            *arm.Client
 }
 
 // ErrNoCredentials means no Azure login was found; the checks are skipped.
 var ErrNoCredentials = errors.New("no Azure credentials")
 
-// NewAzureCloud finds the deploying identity as the Pulumi provider does
-// (service principal or workload identity variables, else `az login`) and
-// proves it with one token request. It deliberately does not probe the
-// instance metadata service, so an offline preview or a test run fails fast
-// with ErrNoCredentials instead of waiting on the network.
-func NewAzureCloud(ctx context.Context, subscriptionID string) (*AzureCloud, error) {
-	var sources []azcore.TokenCredential
-	if c, err := azidentity.NewEnvironmentCredential(nil); err == nil {
-		sources = append(sources, c)
-	}
-	if c, err := azidentity.NewWorkloadIdentityCredential(nil); err == nil {
-		sources = append(sources, c)
-	}
-	if c, err := azidentity.NewAzureCLICredential(nil); err == nil {
-		sources = append(sources, c)
-	}
-	if len(sources) == 0 {
-		return nil, ErrNoCredentials
-	}
-	cred, err := azidentity.NewChainedTokenCredential(sources, nil)
+// NewAzureCloud signs in as the azure-native provider does (azauth: the
+// provider's ARM_* settings, then AZURE_*, then the Azure CLI) and proves
+// it with one token request. With only the CLI to try, no login means
+// ErrNoCredentials, so an offline preview or test skips at once instead of
+// waiting on the network.
+func NewAzureCloud(ctx context.Context, subscriptionID string, settings azauth.Settings) (*AzureCloud, error) {
+	cred, kind, err := azauth.Credential(settings)
 	if err != nil {
 		return nil, err
 	}
 	tokenCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if _, err := cred.GetToken(tokenCtx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}}); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoCredentials, firstLine(err.Error()))
+	if err := azauth.Token(tokenCtx, cred); err != nil {
+		if kind == azauth.AzureCLI {
+			return nil, fmt.Errorf("%w: %v", ErrNoCredentials, firstLine(err.Error()))
+		}
+		return nil, fmt.Errorf("signing in with the %s failed: %v", kind, firstLine(err.Error()))
 	}
 	a := &AzureCloud{subscriptionID: subscriptionID}
 	if a.skus, err = armcompute.NewResourceSKUsClient(subscriptionID, cred, nil); err != nil {
@@ -74,6 +66,9 @@ func NewAzureCloud(ctx context.Context, subscriptionID string) (*AzureCloud, err
 		return nil, err
 	}
 	if a.versions, err = armcompute.NewGalleryImageVersionsClient(subscriptionID, cred, nil); err != nil {
+		return nil, err
+	}
+	if a.vms, err = armcompute.NewVirtualMachinesClient(subscriptionID, cred, nil); err != nil {
 		return nil, err
 	}
 	if a.arm, err = arm.NewClient("caa-azure/preflight", "v1", cred, nil); err != nil {
@@ -179,28 +174,32 @@ func (a *AzureCloud) ImageInRegion(ctx context.Context, imageID, location string
 	return fmt.Errorf("%q is not a community gallery, managed image or gallery image version id", imageID)
 }
 
-// Allowed asks ARM for the caller's permissions at scope.
-func (a *AzureCloud) Allowed(ctx context.Context, scope, action string) (bool, error) {
-	url := a.arm.Endpoint() + strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"
-	req, err := azruntime.NewRequest(ctx, http.MethodGet, url)
+// get reads one ARM URL (path and query) into out.
+func (a *AzureCloud) get(ctx context.Context, pathAndQuery string, out any) error {
+	req, err := azruntime.NewRequest(ctx, http.MethodGet, a.arm.Endpoint()+pathAndQuery)
 	if err != nil {
-		return false, err
+		return err
 	}
 	resp, err := a.arm.Pipeline().Do(req)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return false, azruntime.NewResponseError(resp)
+		return azruntime.NewResponseError(resp)
 	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Allowed asks ARM for the caller's permissions at scope.
+func (a *AzureCloud) Allowed(ctx context.Context, scope, action string) (bool, error) {
 	var body struct {
 		Value []struct {
 			Actions    []string `json:"actions"`
 			NotActions []string `json:"notActions"`
 		} `json:"value"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	if err := a.get(ctx, strings.TrimSuffix(scope, "/")+"/providers/Microsoft.Authorization/permissions?api-version=2022-04-01", &body); err != nil {
 		return false, err
 	}
 	for _, p := range body.Value {
@@ -209,6 +208,60 @@ func (a *AzureCloud) Allowed(ctx context.Context, scope, action string) (bool, e
 		}
 	}
 	return false, nil
+}
+
+// Footprint lists the subscription's resources that carry the stack tag,
+// then reads the sizes of its VMs and of its cluster's node pools.
+func (a *AzureCloud) Footprint(ctx context.Context, tag Tag) (Footprint, error) {
+	fp := Footprint{VMs: map[string]int{}}
+	filter := url.QueryEscape(fmt.Sprintf("tagName eq '%s' and tagValue eq '%s'", tag.Key, tag.Value))
+	next := "/subscriptions/" + a.subscriptionID + "/resources?api-version=2021-04-01&$filter=" + filter
+	for next != "" {
+		var page struct {
+			Value []struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		if err := a.get(ctx, next, &page); err != nil {
+			return fp, err
+		}
+		next = strings.TrimPrefix(page.NextLink, a.arm.Endpoint())
+		for _, r := range page.Value {
+			switch strings.ToLower(r.Type) {
+			case "microsoft.containerservice/managedclusters":
+				fp.Cluster = r.ID
+				var mc struct {
+					Properties struct {
+						AgentPoolProfiles []struct {
+							Count  int    `json:"count"`
+							VMSize string `json:"vmSize"`
+						} `json:"agentPoolProfiles"`
+					} `json:"properties"`
+				}
+				if err := a.get(ctx, r.ID+"?api-version=2024-05-01", &mc); err != nil {
+					return fp, err
+				}
+				for _, p := range mc.Properties.AgentPoolProfiles {
+					fp.VMs[p.VMSize] += p.Count
+				}
+			case "microsoft.compute/virtualmachines":
+				parts := strings.Split(strings.Trim(r.ID, "/"), "/")
+				if len(parts) < 8 {
+					continue
+				}
+				vm, err := a.vms.Get(ctx, parts[3], parts[7], nil)
+				if err != nil {
+					return fp, err
+				}
+				if vm.Properties != nil && vm.Properties.HardwareProfile != nil && vm.Properties.HardwareProfile.VMSize != nil {
+					fp.VMs[string(*vm.Properties.HardwareProfile.VMSize)]++
+				}
+			}
+		}
+	}
+	return fp, nil
 }
 
 func sameRegion(a, b string) bool {

@@ -42,6 +42,22 @@ type Cloud interface {
 	ImageInRegion(ctx context.Context, imageID, location string) error
 	// Allowed reports whether the caller may perform action at scope.
 	Allowed(ctx context.Context, scope, action string) (bool, error)
+	// Footprint finds what the stack already runs: the resources that
+	// carry its tag.
+	Footprint(ctx context.Context, tag Tag) (Footprint, error)
+}
+
+// Tag is the Azure tag every resource of one stack carries.
+type Tag struct{ Key, Value string }
+
+// Footprint is what a stack already runs in Azure.
+type Footprint struct {
+	// Cluster is the ARM id of the stack's AKS cluster, or "" before the
+	// first successful create.
+	Cluster string
+	// VMs counts the stack's VMs by size: its node pool's nodes and the
+	// pod VMs CAA created (they carry the stack tag through CAA's TAGS).
+	VMs map[string]int
 }
 
 // Severity of a finding.
@@ -80,6 +96,10 @@ type PermissionNeed struct {
 
 // Request is everything the checks look at.
 type Request struct {
+	// Stack finds what this stack already uses; its own nodes and pod VMs
+	// count as room it has, so a second run needs no more quota than the
+	// first.
+	Stack       Tag
 	Location    string
 	Sizes       []SizeNeed
 	ImageKey    string
@@ -153,6 +173,11 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 	if err != nil {
 		return append(out, Finding{Warning, "azure-native:location", fmt.Sprintf("could not read the vCPU quota of %s (%v); quota was not checked", req.Location, err)})
 	}
+	ours, err := ownVCPUs(ctx, cloud, req.Stack, byName)
+	if err != nil {
+		out = append(out, Finding{Warning, "azure-native:location", fmt.Sprintf("could not find what this stack already runs (%v); "+
+			"the quota check counts its own nodes and pod VMs as used by others", err)})
+	}
 	quota := map[string]Usage{}
 	for _, u := range usages {
 		quota[strings.ToLower(u.Name)] = u
@@ -167,7 +192,9 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 		if !ok {
 			continue
 		}
-		free := u.Limit - u.Current
+		// What this stack already runs is counted in Current but is the
+		// stack's own: it stays or is replaced in place.
+		free := u.Limit - u.Current + min(ours[strings.ToLower(family)], u.Current)
 		if free >= need[family] {
 			continue
 		}
@@ -183,6 +210,24 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 		out = append(out, Finding{severity, key, msg})
 	}
 	return out
+}
+
+// ownVCPUs sums the stack's own VMs' vCPUs by lower-case family.
+func ownVCPUs(ctx context.Context, cloud Cloud, tag Tag, skus map[string]SKU) (map[string]int, error) {
+	ours := map[string]int{}
+	if tag.Key == "" {
+		return ours, nil
+	}
+	fp, err := cloud.Footprint(ctx, tag)
+	if err != nil {
+		return ours, err
+	}
+	for size, n := range fp.VMs {
+		if s, ok := skus[strings.ToLower(size)]; ok {
+			ours[strings.ToLower(s.Family)] += n * s.VCPUs
+		}
+	}
+	return ours, nil
 }
 
 func describe(needs []SizeNeed) string {
@@ -282,10 +327,23 @@ func CheckPermissions(ctx context.Context, cloud Cloud, req Request) []Finding {
 			out = append(out, Finding{Warning, p.Key, fmt.Sprintf("could not check %s on %s: %v", p.Action, p.Scope, err)})
 		case !ok:
 			out = append(out, Finding{Error, p.Key, fmt.Sprintf("the deploying identity may not %s on %s, which %s; "+
-				"ask for Owner, or Role Based Access Control Administrator, there", p.Action, p.Scope, p.Why)})
+				"ask for %s there", p.Action, p.Scope, p.Why, rolesAllowing(p.Action))})
 		}
 	}
 	return out
+}
+
+// rolesAllowing names the narrowest built-in roles that grant an action the
+// deployment needs ("Azure built-in roles", Microsoft Learn): Role Based
+// Access Control Administrator may assign roles but not define them.
+func rolesAllowing(action string) string {
+	switch strings.ToLower(action) {
+	case "microsoft.authorization/roledefinitions/write":
+		return "Owner or User Access Administrator"
+	case "microsoft.authorization/roleassignments/write":
+		return "Owner, User Access Administrator, or Role Based Access Control Administrator"
+	}
+	return "Owner or Contributor"
 }
 
 // ActionAllowed evaluates ARM permission entries (actions and notActions

@@ -17,6 +17,15 @@ type fakeCloud struct {
 	allowed   map[string]bool // scope|action
 	skuErr    error
 	permDelay time.Duration
+	// footprint is what the stack already runs; footErr fails the lookup.
+	footprint Footprint
+	footErr   error
+	footAsked []Tag
+}
+
+func (f *fakeCloud) Footprint(_ context.Context, tag Tag) (Footprint, error) {
+	f.footAsked = append(f.footAsked, tag)
+	return f.footprint, f.footErr
 }
 
 func (f *fakeCloud) SKUs(context.Context, string) ([]SKU, error) { return f.skus, f.skuErr }
@@ -60,6 +69,7 @@ func healthy() *fakeCloud {
 
 func request() Request {
 	return Request{
+		Stack:    Tag{Key: "caa-azure-stack", Value: "caa-azure/snp"},
 		Location: "eastus",
 		Sizes: []SizeNeed{
 			{Key: "caa-azure:instanceSize", Size: "Standard_DC2as_v5", Count: 10, PodVMs: true},
@@ -123,6 +133,44 @@ func TestQuota(t *testing.T) {
 	f := CheckSizesAndQuota(context.Background(), cloud, request())
 	if len(f) != 1 || !strings.Contains(f[0].Message, "has 2 of 20 vCPUs free but the deployment may use 20 (10 pod VM(s) of Standard_DC2as_v5)") {
 		t.Errorf("the numbers must be in the warning: %+v", f)
+	}
+}
+
+// TestSecondRunWithExactQuota: the first up used exactly the quota there
+// was; on the second, Azure counts the stack's own node and pod VMs as
+// used, and the check must count them as the stack's own.
+func TestSecondRunWithExactQuota(t *testing.T) {
+	req := request()
+	req.Sizes = []SizeNeed{
+		{Key: "caa-azure:instanceSize", Size: "Standard_DC2as_v5", Count: 1, PodVMs: true},
+		{Key: "caa-azure:nodeVmSize", Size: "Standard_F4s_v2", Count: 1},
+	}
+	cloud := healthy()
+	cloud.usages = []Usage{{Name: "standardDCASv5Family", Current: 0, Limit: 2}, {Name: "standardFSv2Family", Current: 0, Limit: 4}}
+	if f := CheckSizesAndQuota(context.Background(), cloud, req); len(f) != 0 {
+		t.Fatalf("first run with exactly enough quota: %+v", f)
+	}
+	// After the first up: one node and one pod VM of this stack run.
+	cloud.usages = []Usage{{Name: "standardDCASv5Family", Current: 2, Limit: 2}, {Name: "standardFSv2Family", Current: 4, Limit: 4}}
+	cloud.footprint = Footprint{Cluster: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c",
+		VMs: map[string]int{"Standard_F4s_v2": 1, "standard_dc2as_v5": 1}}
+	if f := CheckSizesAndQuota(context.Background(), cloud, req); len(f) != 0 {
+		t.Fatalf("second run with nothing changed fails on the stack's own footprint: %+v", f)
+	}
+	if len(cloud.footAsked) != 2 || cloud.footAsked[1] != req.Stack {
+		t.Errorf("the footprint was looked up by %v, want the stack tag %v", cloud.footAsked, req.Stack)
+	}
+	// Someone else's VMs still count against us.
+	cloud.footprint = Footprint{VMs: map[string]int{"Standard_F4s_v2": 1}}
+	f := CheckSizesAndQuota(context.Background(), cloud, req)
+	if len(f) != 1 || f[0].Key != "caa-azure:instanceSize" || f[0].Severity != Warning {
+		t.Errorf("another stack's pod VMs fill the DCasv5 quota: want one warning for the pod VM size, got %+v", f)
+	}
+	// A footprint that cannot be read is said, and counted as nothing.
+	cloud.footprint, cloud.footErr = Footprint{}, errors.New("AuthorizationFailed")
+	f = CheckSizesAndQuota(context.Background(), cloud, req)
+	if len(f) != 3 || !strings.Contains(f[0].Message+f[1].Message+f[2].Message, "could not find what this stack already runs") {
+		t.Errorf("an unreadable footprint: want a warning besides the two shortfalls, got %+v", f)
 	}
 }
 
