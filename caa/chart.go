@@ -2,6 +2,7 @@ package caa
 
 import (
 	"fmt"
+	"path/filepath"
 
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -96,6 +97,53 @@ func (v ChartValues) Map() pulumi.Map {
 		values["image"] = image
 	}
 	return values
+}
+
+// ChartOptions are the stack's choices that shape a chart install.
+type ChartOptions struct {
+	// SourceDir is a local checkout's src/cloud-api-adaptor, or "" for the
+	// published chart.
+	SourceDir string
+	Settings  PeerPodsSettings
+	// WorkloadIdentity labels CAA's pods (and annotates its service
+	// accounts where the chart can) to act as ClientID.
+	WorkloadIdentity bool
+	ClientID         pulumi.StringInput
+	Webhook          bool
+}
+
+// ChartInstall is the release's peerpods chart with the stack's values.
+func (r Release) ChartInstall(o ChartOptions) *ChartInstall {
+	source := ChartSource{Chart: ChartRepository, Version: r.ChartVersion}
+	if o.SourceDir != "" {
+		source = ChartSource{Chart: filepath.Join(o.SourceDir, ChartDir)}
+	}
+	return &ChartInstall{
+		Source: source,
+		Values: ChartValues{
+			Image:                       r.Image,
+			Tag:                         r.Tag,
+			ProviderConfig:              o.Settings.ProviderConfig(),
+			Limit:                       o.Settings.PeerPodsLimitPerNode,
+			ExistingSecretName:          SecretName,
+			WorkloadIdentity:            o.WorkloadIdentity,
+			WorkloadIdentityAnnotations: o.WorkloadIdentity && r.ChartSupportsWorkloadIdentity(),
+			ClientID:                    o.ClientID,
+			PeerPodCtrl:                 true,
+			Webhook:                     o.Webhook,
+		},
+		CertManager: o.Webhook,
+	}
+}
+
+// MoreFederatedSubjects are the service accounts besides CAA's that act as
+// CAA's identity: peerpod-ctrl, where the chart can label it for workload
+// identity.
+func (r Release) MoreFederatedSubjects(workloadIdentity bool) []string {
+	if !workloadIdentity || !r.ChartSupportsWorkloadIdentity() {
+		return nil
+	}
+	return []string{PeerPodCtrlSubject()}
 }
 
 // ChartInstall configures the chart path of CAARelease.

@@ -31,9 +31,26 @@ func NextNetwork(p netip.Prefix) (netip.Prefix, error) {
 	return netip.PrefixFrom(addr, bits), nil
 }
 
-// Overlaps reports whether two prefixes share at least one address.
-func Overlaps(a, b netip.Prefix) bool {
-	return a.Overlaps(b)
+// AKSServiceCIDR is AKS's default service range; no VNet or pod range of
+// the cluster may overlap it.
+var AKSServiceCIDR = netip.MustParsePrefix("10.0.0.0/16")
+
+// Range is a named address range, named as the user knows it (a config
+// key, "subnet \"gateway\"", "the AKS service range").
+type Range struct {
+	Name   string
+	Prefix netip.Prefix
+}
+
+// FirstOverlap returns the first range in against that shares an address
+// with p: the one overlap check every range of the stack goes through.
+func FirstOverlap(p netip.Prefix, against []Range) (Range, bool) {
+	for _, r := range against {
+		if r.Prefix.IsValid() && p.Overlaps(r.Prefix) {
+			return r, true
+		}
+	}
+	return Range{}, false
 }
 
 // Contains reports whether inner lies entirely inside outer.

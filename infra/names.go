@@ -144,3 +144,14 @@ func PodVMResourceGroupName(location, resourceGroup, cluster, peerPodSubnet stri
 	h := sha256.Sum256([]byte(strings.ToLower(strings.Join([]string{location, resourceGroup, cluster, peerPodSubnet}, "\n"))))
 	return fmt.Sprintf("%s-podvms-%x", cluster, h[:4])
 }
+
+// VMSizeRoleName names the custom role that lets CAA list VM sizes; role
+// names are unique in a tenant, so it carries the subscription and group.
+func VMSizeRoleName(subscriptionID, resourceGroup string) string {
+	return fmt.Sprintf("caa-azure VM size reader (%s/%s)", subscriptionID, resourceGroup)
+}
+
+// PodVMListCommand is the guide's command to see the pod VMs CAA created.
+func PodVMListCommand(podVMGroup string) string {
+	return fmt.Sprintf("az vm list --resource-group %s --output table", podVMGroup)
+}

@@ -3,7 +3,6 @@ package stack
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"caa-azure/caa"
@@ -23,121 +22,106 @@ var (
 )
 
 // parseCAA reads and checks the keys of the Kubernetes half.
-func parseCAA(c *Config, value func(string) string, orDefault func(string, string) string, errs *problems) {
-	version := orDefault(KeyCAAVersion, caa.DefaultVersion)
+func parseCAA(c *Config, r *reader) {
+	version := r.strOr(keyCAAVersion, caa.DefaultVersion)
 	overrides := caa.ReleaseOverrides{
-		OperatorVersion: value(KeyOperatorVersion),
-		Image:           orDefault(KeyCAAImage, caa.DefaultImage),
-		Tag:             value(KeyCAATag),
-		PodVMImageID:    value(KeyPodVMImageID),
-		ChartVersion:    value(KeyChartVersion),
+		OperatorVersion: r.str(keyOperatorVersion),
+		Image:           r.strOr(keyCAAImage, caa.DefaultImage),
+		Tag:             r.str(keyCAATag),
+		PodVMImageID:    r.str(keyPodVMImageID),
+		ChartVersion:    r.str(keyChartVersion),
 	}
 	versionOK := true
 	if !versionPattern.MatchString(version) {
-		errs.add(KeyCAAVersion, "%q is not a release version such as %s", version, caa.DefaultVersion)
+		r.fail(keyCAAVersion, "%q is not a release version such as %s", version, caa.DefaultVersion)
 		versionOK = false
 	}
 	if v := overrides.OperatorVersion; v != "" && !versionPattern.MatchString(v) {
-		errs.add(KeyOperatorVersion, "%q is not a release version such as %s", v, caa.DefaultVersion)
+		r.fail(keyOperatorVersion, "%q is not a release version such as %s", v, caa.DefaultVersion)
 		versionOK = false
 	}
 	if !imagePattern.MatchString(overrides.Image) {
-		errs.add(KeyCAAImage, "%q is not a container image reference such as %s", overrides.Image, caa.DefaultImage)
+		r.fail(keyCAAImage, "%q is not a container image reference such as %s", overrides.Image, caa.DefaultImage)
 		versionOK = false
 	}
 	if t := overrides.Tag; t != "" && !tagPattern.MatchString(t) {
-		errs.add(KeyCAATag, "%q is not an image tag (letters, digits, '_', '.', '-') or sha256 digest", t)
+		r.fail(keyCAATag, "%q is not an image tag (letters, digits, '_', '.', '-') or sha256 digest", t)
 		versionOK = false
 	}
 	if id := overrides.PodVMImageID; id != "" && !imageIDPattern.MatchString(id) {
-		errs.add(KeyPodVMImageID, "%q is not an image id; use a community gallery id (/CommunityGalleries/...) "+
+		r.fail(keyPodVMImageID, "%q is not an image id; use a community gallery id (/CommunityGalleries/...) "+
 			"or a managed image or gallery version id (/subscriptions/...)", id)
 		versionOK = false
 	}
 	if versionOK {
 		release, problems := caa.ResolveRelease(version, overrides)
 		for _, p := range problems {
-			errs.add(KeyCAAVersion, "%s", p)
+			r.fail(keyCAAVersion, "%s", p)
 		}
 		c.Release = release
 	}
 
-	c.CAASourceDir = value(KeyCAASourceDir)
+	c.CAASourceDir = r.str(keyCAASourceDir)
 	if c.CAASourceDir != "" {
 		check := caa.CheckCAADir
 		if c.Release.InstallMethod == caa.InstallChart {
 			check = caa.CheckChartDir
 		}
 		if err := check(c.CAASourceDir); err != nil {
-			errs.add(KeyCAASourceDir, "%v", err)
+			r.fail(keyCAASourceDir, "%v", err)
 		}
 	}
-	if v := value(KeyChartVersion); v != "" && !versionPattern.MatchString(v) {
-		errs.add(KeyChartVersion, "%q is not a chart version such as 0.4.0", v)
+	if v := r.str(keyChartVersion); v != "" && !versionPattern.MatchString(v) {
+		r.fail(keyChartVersion, "%q is not a chart version such as 0.4.0", v)
 	}
-	c.Webhook = parseBool(KeyWebhook, value(KeyWebhook), false, errs,
-		"true installs the chart's peer-pods webhook, and cert-manager before it")
+	c.Webhook = r.boolean(keyWebhook, false, "true installs the chart's peer-pods webhook, and cert-manager before it")
 	if c.Webhook && c.Release.InstallMethod != caa.InstallChart && c.Release.InstallMethod != "" {
-		errs.add(KeyWebhook, "is true but caaVersion %s installs with the operator, which has no webhook; use caaVersion 0.18.0 or later", c.Release.CAAVersion)
+		r.fail(keyWebhook, "is true but caaVersion %s installs with the operator, which has no webhook; use caaVersion 0.18.0 or later", c.Release.CAAVersion)
 	}
-	c.OperatorSourceDir = value(KeyOperatorSourceDir)
+	c.OperatorSourceDir = r.str(keyOperatorSourceDir)
 	if c.OperatorSourceDir != "" {
 		if err := caa.CheckOperatorDir(c.OperatorSourceDir); err != nil {
-			errs.add(KeyOperatorSourceDir, "%v", err)
+			r.fail(keyOperatorSourceDir, "%v", err)
 		}
 	}
-	c.RBACProxyImage = orDefault(KeyRBACProxyImage, caa.DefaultRBACProxyImage)
+	c.RBACProxyImage = r.strOr(keyRBACProxyImage, caa.DefaultRBACProxyImage)
 	if !imagePattern.MatchString(c.RBACProxyImage) {
-		errs.add(KeyRBACProxyImage, "%q is not a container image reference such as %s", c.RBACProxyImage, caa.DefaultRBACProxyImage)
+		r.fail(keyRBACProxyImage, "%q is not a container image reference such as %s", c.RBACProxyImage, caa.DefaultRBACProxyImage)
 	}
 
-	c.Sample = parseBool(KeySample, value(KeySample), true, errs, "true deploys the nginx sample, false skips it")
-	c.SampleImage = orDefault(KeySampleImage, DefaultSampleImage)
+	c.Sample = r.boolean(keySample, true, "true deploys the nginx sample, false skips it")
+	c.SampleImage = r.strOr(keySampleImage, DefaultSampleImage)
 	if !imagePattern.MatchString(c.SampleImage) {
-		errs.add(KeySampleImage, "%q is not a container image reference such as nginx or nginx:1.27", c.SampleImage)
+		r.fail(keySampleImage, "%q is not a container image reference such as nginx or nginx:1.27", c.SampleImage)
 	}
-	c.SampleReplicas = DefaultSampleReplicas
-	if raw := value(KeySampleReplicas); raw != "" {
-		n, err := strconv.Atoi(raw)
-		switch {
-		case err != nil:
-			errs.add(KeySampleReplicas, "%q is not a whole number", raw)
-		case n < 1 || n > 100:
-			errs.add(KeySampleReplicas, "%d is out of range; use 1 to 100 (each replica is an Azure VM), or sample false for none", n)
-		default:
-			c.SampleReplicas = n
-		}
-	}
-
-	c.PeerPodsLimitPerNode = caa.UpstreamPeerPodsLimit
-	if raw := value(KeyPeerPodsLimitPerNode); raw != "" {
-		n, err := strconv.Atoi(raw)
-		switch {
-		case err != nil:
-			errs.add(KeyPeerPodsLimitPerNode, "%q is not a whole number; use the pod VMs allowed per node (CAA's default is 10)", raw)
-		case n == 0:
-			errs.add(KeyPeerPodsLimitPerNode, "0 would forbid every peer pod; use a positive number, or a negative one to not advertise a limit")
-		default:
-			c.PeerPodsLimitPerNode = n
-		}
-	}
-	if raw := value(KeyInstanceSizes); raw != "" {
-		for _, size := range strings.Split(raw, ",") {
-			size = strings.TrimSpace(size)
-			if _, err := checkInstanceSizeForTEE(c.TEE, size); err != nil {
-				errs.add(KeyInstanceSizes, "%v", err)
-				continue
+	c.SampleReplicas = r.integer(keySampleReplicas, DefaultSampleReplicas, "use 1 to 100 (each replica is an Azure VM), or sample false for none",
+		func(n int) string {
+			if n < 1 || n > 100 {
+				return "is out of range"
 			}
-			c.InstanceSizes = append(c.InstanceSizes, size)
+			return ""
+		})
+	c.PeerPodsLimitPerNode = r.integer(keyPeerPodsLimitPerNode, caa.UpstreamPeerPodsLimit,
+		"use the pod VMs allowed per node (CAA's default is 10), or a negative number to not advertise a limit", func(n int) string {
+			if n == 0 {
+				return "would forbid every peer pod"
+			}
+			return ""
+		})
+	for _, size := range r.list(keyInstanceSizes) {
+		if _, err := checkInstanceSizeForTEE(c.TEE, size); err != nil {
+			r.fail(keyInstanceSizes, "%v", err)
+			continue
 		}
+		c.InstanceSizes = append(c.InstanceSizes, size)
 	}
-	c.EnableSecureBoot = parseBool(KeyEnableSecureBoot, value(KeyEnableSecureBoot), false, errs, "ENABLE_SECURE_BOOT for confidential pod VMs")
+	c.EnableSecureBoot = r.boolean(keyEnableSecureBoot, false, "ENABLE_SECURE_BOOT for confidential pod VMs")
 	if c.EnableSecureBoot && c.DisableCVM {
-		errs.add(KeyEnableSecureBoot, "is true but disableCvm is true; CAA enables secure boot only on confidential VMs")
+		r.fail(keyEnableSecureBoot, "is true but disableCvm is true; CAA enables secure boot only on confidential VMs")
 		c.EnableSecureBoot = false
 	}
 
-	c.PodVMTags = parseTags(KeyPodVMTags, value(KeyPodVMTags), c.StackID(), errs, func(k, v string) string {
+	c.PodVMTags = parseTags(r, keyPodVMTags, c.StackID(), func(k, v string) string {
 		if strings.ContainsAny(k, ",="+badTagChars) || strings.ContainsAny(v, ",=") {
 			return fmt.Sprintf("tag %q=%q cannot be passed to CAA; names and values must not contain ',' or '=' (and names none of %s)", k, v, badTagChars)
 		}

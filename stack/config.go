@@ -18,11 +18,11 @@ import (
 	"caa-azure/infra"
 )
 
-// Namespace is the Pulumi project name and so the namespace of every key.
-const Namespace = "caa-azure"
+// namespace is the Pulumi project name and so the namespace of every key.
+const namespace = "caa-azure"
 
-// LocationKey is the provider's region key; it is the only key outside Namespace.
-const LocationKey = "azure-native:location"
+// locationKey is the provider's region key; it is the only key outside namespace.
+const locationKey = "azure-native:location"
 
 // StackTag is the Azure tag that every resource of the stack carries, so a
 // user (and the pod-VM safety net) can find what one stack created.
@@ -30,49 +30,49 @@ const StackTag = "caa-azure-stack"
 
 // The keys of the caa-azure namespace.
 const (
-	KeyTEE               = "tee"
-	KeyInstanceSize      = "instanceSize"
-	KeyDisableCVM        = "disableCvm"
-	KeyResourceGroupName = "resourceGroupName"
-	KeyClusterName       = "clusterName"
-	KeyNodeCount         = "nodeCount"
-	KeyNodeVMSize        = "nodeVmSize"
-	KeyAdminUsername     = "adminUsername"
-	KeySSHPublicKey      = "sshPublicKey"
-	KeyKubernetesVersion = "kubernetesVersion"
-	KeyVNetSubnetID      = "vnetSubnetId"
-	KeyClusterSubnetCIDR = "clusterSubnetCidr"
-	KeyPeerPodSubnetCIDR = "peerpodSubnetCidr"
-	KeyNetworkPlugin     = "networkPlugin"
-	KeyNetworkPluginMode = "networkPluginMode"
-	KeyPodCIDR           = "podCidr"
-	KeyTags              = "tags"
+	keyTEE               = "tee"
+	keyInstanceSize      = "instanceSize"
+	keyDisableCVM        = "disableCvm"
+	keyResourceGroupName = "resourceGroupName"
+	keyClusterName       = "clusterName"
+	keyNodeCount         = "nodeCount"
+	keyNodeVMSize        = "nodeVmSize"
+	keyAdminUsername     = "adminUsername"
+	keySSHPublicKey      = "sshPublicKey"
+	keyKubernetesVersion = "kubernetesVersion"
+	keyVNetSubnetID      = "vnetSubnetId"
+	keyClusterSubnetCIDR = "clusterSubnetCidr"
+	keyPeerPodSubnetCIDR = "peerpodSubnetCidr"
+	keyNetworkPlugin     = "networkPlugin"
+	keyNetworkPluginMode = "networkPluginMode"
+	keyPodCIDR           = "podCidr"
+	keyTags              = "tags"
 
-	KeyCAAVersion           = "caaVersion"
-	KeyOperatorVersion      = "operatorVersion"
-	KeyCAAImage             = "caaImage"
-	KeyCAATag               = "caaTag"
-	KeyPodVMImageID         = "podVmImageId"
-	KeyCAASourceDir         = "caaSourceDir"
-	KeyOperatorSourceDir    = "operatorSourceDir"
-	KeyRBACProxyImage       = "rbacProxyImage"
-	KeySample               = "sample"
-	KeySampleImage          = "sampleImage"
-	KeySampleReplicas       = "sampleReplicas"
-	KeyPeerPodsLimitPerNode = "peerpodsLimitPerNode"
-	KeyInstanceSizes        = "instanceSizes"
-	KeyEnableSecureBoot     = "enableSecureBoot"
-	KeyPodVMTags            = "podVmTags"
-	KeyGrantVMSizeRead      = "grantVmSizeRead"
-	KeyPreflight            = "preflight"
+	keyCAAVersion           = "caaVersion"
+	keyOperatorVersion      = "operatorVersion"
+	keyCAAImage             = "caaImage"
+	keyCAATag               = "caaTag"
+	keyPodVMImageID         = "podVmImageId"
+	keyCAASourceDir         = "caaSourceDir"
+	keyOperatorSourceDir    = "operatorSourceDir"
+	keyRBACProxyImage       = "rbacProxyImage"
+	keySample               = "sample"
+	keySampleImage          = "sampleImage"
+	keySampleReplicas       = "sampleReplicas"
+	keyPeerPodsLimitPerNode = "peerpodsLimitPerNode"
+	keyInstanceSizes        = "instanceSizes"
+	keyEnableSecureBoot     = "enableSecureBoot"
+	keyPodVMTags            = "podVmTags"
+	keyGrantVMSizeRead      = "grantVmSizeRead"
+	keyPreflight            = "preflight"
 
-	KeyClusterAuth          = "clusterAuth"
-	KeyClusterAdminGroups   = "clusterAdminGroups"
-	KeyCAAAuth              = "caaAuth"
-	KeyCredentialLifetime   = "credentialLifetime"
-	KeyCredentialGeneration = "credentialGeneration"
-	KeyChartVersion         = "chartVersion"
-	KeyWebhook              = "webhook"
+	keyClusterAuth          = "clusterAuth"
+	keyClusterAdminGroups   = "clusterAdminGroups"
+	keyCAAAuth              = "caaAuth"
+	keyCredentialLifetime   = "credentialLifetime"
+	keyCredentialGeneration = "credentialGeneration"
+	keyChartVersion         = "chartVersion"
+	keyWebhook              = "webhook"
 )
 
 // RemovedKeys are keys earlier versions read, with why they went; a stack
@@ -97,8 +97,6 @@ const (
 	DefaultNetworkPluginMode = "overlay"
 	// AKS's own default pod CIDR for overlay and kubenet clusters.
 	DefaultPodCIDR = "10.244.0.0/16"
-	// AKS's default service CIDR; our subnets must not overlap it.
-	aksServiceCIDR = "10.0.0.0/16"
 )
 
 // Config is the validated stack configuration.
@@ -178,24 +176,6 @@ type Config struct {
 // StackID is "<project>/<stack>", the value of StackTag.
 func (c *Config) StackID() string { return c.Project + "/" + c.Stack }
 
-// Getter returns the raw value of a fully qualified key ("caa-azure:tee",
-// "azure-native:location") and whether it is set.
-type Getter func(key string) (string, bool)
-
-// problems collects every configuration error so the user sees them all at once.
-type problems []string
-
-func (p *problems) add(key, format string, args ...any) {
-	*p = append(*p, qualify(key)+": "+fmt.Sprintf(format, args...))
-}
-
-func qualify(key string) string {
-	if strings.Contains(key, ":") {
-		return key
-	}
-	return Namespace + ":" + key
-}
-
 // ConfigError lists every configuration problem found. It is returned
 // before anything is registered, so the run changes nothing.
 type ConfigError struct {
@@ -224,206 +204,21 @@ var (
 // it. It returns the warnings to show the user, or one *ConfigError naming
 // every bad key, its value and what would be valid.
 func Parse(project, stackName string, get Getter) (*Config, []string, error) {
-	var errs problems
-	var warnings []string
-	value := func(key string) string {
-		v, _ := get(qualify(key))
-		return strings.TrimSpace(v)
-	}
-	orDefault := func(key, def string) string {
-		if v := value(key); v != "" {
-			return v
-		}
-		return def
-	}
-
+	r := &reader{get: get}
 	c := &Config{Project: project, Stack: stackName}
+	var warnings []string
 
-	c.Location = value(LocationKey)
+	c.Location = r.str(locationKey)
 	switch {
 	case c.Location == "":
-		errs.add(LocationKey, "is not set; set the region with `pulumi config set azure-native:location eastus`")
+		r.fail(locationKey, "is not set; set the region with `pulumi config set azure-native:location eastus`")
 	case !locationPattern.MatchString(c.Location):
-		errs.add(LocationKey, "%q is not an Azure region name; use the lower-case name such as eastus (`az account list-locations -o table`)", c.Location)
+		r.fail(locationKey, "%q is not an Azure region name; use the lower-case name such as eastus (`az account list-locations -o table`)", c.Location)
 	}
-
-	c.TEE = TEE(value(KeyTEE))
-	teeValid := true
-	switch c.TEE {
-	case TEESNP, TEETDX, TEENone:
-	case "":
-		teeValid = false
-		errs.add(KeyTEE, "is not set; use snp (AMD SEV-SNP), tdx (Intel TDX) or none (no TEE, with disableCvm true)")
-	default:
-		teeValid = false
-		errs.add(KeyTEE, "%q is not a known TEE; use snp (AMD SEV-SNP), tdx (Intel TDX) or none (no TEE, with disableCvm true)", string(c.TEE))
-	}
-
-	if raw := value(KeyDisableCVM); raw == "" {
-		errs.add(KeyDisableCVM, "is not set; use false for a confidential pod VM (snp, tdx) or true for tee none")
-	} else if b, err := strconv.ParseBool(raw); err != nil {
-		errs.add(KeyDisableCVM, "%q is not a boolean; use true or false", raw)
-	} else {
-		c.DisableCVM = b
-		switch {
-		case teeValid && c.TEE == TEENone && !b:
-			errs.add(KeyDisableCVM, "is false but tee is none: a confidential VM needs a TEE; set disableCvm true, or tee snp/tdx")
-		case teeValid && c.TEE != TEENone && b:
-			errs.add(KeyDisableCVM, "is true but tee is %s: the pod VM would not be confidential; set disableCvm false, or tee none", c.TEE)
-		}
-	}
-
-	c.InstanceSize = value(KeyInstanceSize)
-	if c.InstanceSize == "" {
-		errs.add(KeyInstanceSize, "is not set; use a pod VM size such as Standard_DC2as_v5 (snp), Standard_DC2es_v6 (tdx) or Standard_D2as_v5 (none)")
-	} else if teeValid {
-		if w, err := checkInstanceSizeForTEE(c.TEE, c.InstanceSize); err != nil {
-			errs.add(KeyInstanceSize, "%v", err)
-		} else if w != "" {
-			warnings = append(warnings, w)
-		}
-	} else if err := checkVMSize(c.InstanceSize); err != nil {
-		errs.add(KeyInstanceSize, "%v", err)
-	}
-
-	c.ResourceGroupName = value(KeyResourceGroupName)
-	if c.ResourceGroupName != "" {
-		if err := infra.ValidateResourceGroupName(c.ResourceGroupName); err != nil {
-			errs.add(KeyResourceGroupName, "%v", err)
-		}
-	}
-	c.ClusterName = value(KeyClusterName)
-	if c.ClusterName != "" {
-		if err := infra.ValidateClusterName(c.ClusterName); err != nil {
-			errs.add(KeyClusterName, "%v", err)
-		}
-	}
-
-	c.NodeCount = DefaultNodeCount
-	if raw := value(KeyNodeCount); raw != "" {
-		n, err := strconv.Atoi(raw)
-		switch {
-		case err != nil:
-			errs.add(KeyNodeCount, "%q is not a whole number; use 1 or more", raw)
-		case n < 1:
-			errs.add(KeyNodeCount, "%d is too small; the system node pool needs at least 1 node", n)
-		case n > 1000:
-			errs.add(KeyNodeCount, "%d is too large; an AKS node pool holds at most 1000 nodes", n)
-		default:
-			c.NodeCount = n
-		}
-	}
-
-	c.NodeVMSize = orDefault(KeyNodeVMSize, DefaultNodeVMSize)
-	if err := checkVMSize(c.NodeVMSize); err != nil {
-		errs.add(KeyNodeVMSize, "%v", err)
-	}
-	c.AdminUsername = orDefault(KeyAdminUsername, DefaultAdminUsername)
-	if err := infra.ValidateAdminUsername(c.AdminUsername); err != nil {
-		errs.add(KeyAdminUsername, "%v", err)
-	}
-
-	if key, err := parseSSHPublicKey(value(KeySSHPublicKey)); err != nil {
-		errs.add(KeySSHPublicKey, "%v", err)
-	} else {
-		c.SSHPublicKey = key
-	}
-
-	c.KubernetesVersion = value(KeyKubernetesVersion)
-	if c.KubernetesVersion != "" && !k8sVersion.MatchString(c.KubernetesVersion) {
-		errs.add(KeyKubernetesVersion, "%q is not major.minor such as 1.33; leave it empty for the AKS default "+
-			"(a patch version makes AKS report drift on every upgrade)", c.KubernetesVersion)
-	}
-
-	if raw := value(KeyVNetSubnetID); raw != "" {
-		id, err := infra.ParseSubnetID(raw)
-		if err != nil {
-			errs.add(KeyVNetSubnetID, "%v", err)
-		} else {
-			c.VNetSubnet = &id
-		}
-	}
-
-	c.NetworkPlugin = orDefault(KeyNetworkPlugin, DefaultNetworkPlugin)
-	c.NetworkPluginMode = value(KeyNetworkPluginMode)
-	if _, set := get(qualify(KeyNetworkPluginMode)); !set && c.NetworkPlugin == "azure" {
-		c.NetworkPluginMode = DefaultNetworkPluginMode
-	}
-	switch c.NetworkPlugin {
-	case "azure":
-		if c.NetworkPluginMode != "" && c.NetworkPluginMode != "overlay" {
-			errs.add(KeyNetworkPluginMode, "%q is not valid; use overlay, or empty for Azure CNI with pod IPs from the node subnet", c.NetworkPluginMode)
-		}
-	case "kubenet":
-		if c.NetworkPluginMode != "" {
-			errs.add(KeyNetworkPluginMode, "%q is only valid with networkPlugin azure; leave it empty for kubenet", c.NetworkPluginMode)
-		}
-	default:
-		errs.add(KeyNetworkPlugin, "%q is not supported; use azure (the AKS default, with networkPluginMode overlay) or kubenet", c.NetworkPlugin)
-	}
-
-	var subnetsOK = true
-	parseCIDR := func(key, raw string) netip.Prefix {
-		p, err := infra.ParseNetwork(raw)
-		if err != nil {
-			errs.add(key, "%v", err)
-			subnetsOK = false
-			return netip.Prefix{}
-		}
-		if p.Bits() > 29 {
-			errs.add(key, "%v is smaller than /29, the smallest subnet Azure allows", p)
-			subnetsOK = false
-		}
-		return p
-	}
-	if c.VNetSubnet == nil {
-		c.ClusterSubnetCIDR = parseCIDR(KeyClusterSubnetCIDR, orDefault(KeyClusterSubnetCIDR, DefaultClusterSubnetCIDR))
-	}
-	if raw := value(KeyPeerPodSubnetCIDR); raw != "" {
-		c.PeerPodSubnetCIDR = parseCIDR(KeyPeerPodSubnetCIDR, raw)
-	} else if c.VNetSubnet == nil && c.ClusterSubnetCIDR.IsValid() {
-		next, err := infra.NextNetwork(c.ClusterSubnetCIDR)
-		if err != nil {
-			errs.add(KeyPeerPodSubnetCIDR, "cannot be derived from clusterSubnetCidr: %v; set it explicitly", err)
-			subnetsOK = false
-		} else {
-			c.PeerPodSubnetCIDR = next
-		}
-	}
-	usesPodCIDR := c.NetworkPlugin == "kubenet" || c.NetworkPluginMode == "overlay"
-	if usesPodCIDR {
-		c.PodCIDR = parseCIDR(KeyPodCIDR, orDefault(KeyPodCIDR, DefaultPodCIDR))
-	} else if value(KeyPodCIDR) != "" {
-		errs.add(KeyPodCIDR, "is only used by overlay and kubenet clusters; with Azure CNI pods take node-subnet addresses, so leave it empty")
-	}
-	if subnetsOK {
-		service := netip.MustParsePrefix(aksServiceCIDR)
-		type named struct {
-			key string
-			p   netip.Prefix
-		}
-		subnets := []named{{KeyClusterSubnetCIDR, c.ClusterSubnetCIDR}, {KeyPeerPodSubnetCIDR, c.PeerPodSubnetCIDR}}
-		if c.ClusterSubnetCIDR.IsValid() && c.PeerPodSubnetCIDR.IsValid() && infra.Overlaps(c.ClusterSubnetCIDR, c.PeerPodSubnetCIDR) {
-			errs.add(KeyPeerPodSubnetCIDR, "%v overlaps clusterSubnetCidr %v; use a separate range such as %v",
-				c.PeerPodSubnetCIDR, c.ClusterSubnetCIDR, suggestNext(c.ClusterSubnetCIDR))
-		}
-		for _, s := range subnets {
-			if !s.p.IsValid() {
-				continue
-			}
-			if infra.Overlaps(s.p, service) {
-				errs.add(s.key, "%v overlaps the AKS service range %v; choose a range outside it such as 10.224.0.0/16", s.p, service)
-			}
-			if c.PodCIDR.IsValid() && infra.Overlaps(s.p, c.PodCIDR) {
-				errs.add(s.key, "%v overlaps podCidr %v; pod and VNet ranges must be separate", s.p, c.PodCIDR)
-			}
-		}
-		if c.PodCIDR.IsValid() && infra.Overlaps(c.PodCIDR, service) {
-			errs.add(KeyPodCIDR, "%v overlaps the AKS service range %v; use a range such as 10.244.0.0/16", c.PodCIDR, service)
-		}
-	}
-
-	c.Tags = parseTags(KeyTags, value(KeyTags), c.StackID(), &errs, func(k, v string) string {
+	warnings = append(warnings, parseTEE(c, r)...)
+	parseCluster(c, r)
+	parseNetwork(c, r)
+	c.Tags = parseTags(r, keyTags, c.StackID(), func(k, v string) string {
 		switch {
 		case len(k) > 512 || strings.ContainsAny(k, badTagChars):
 			return fmt.Sprintf("tag name %q is not allowed; Azure needs 1-512 characters without any of %s", k, badTagChars)
@@ -433,28 +228,203 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 		return ""
 	})
 	if len(c.Tags) > 50 {
-		errs.add(KeyTags, "has %d tags with %s; Azure allows 50 per resource", len(c.Tags), StackTag)
+		r.fail(keyTags, "has %d tags with %s; Azure allows 50 per resource", len(c.Tags), StackTag)
+	}
+	parseCAA(c, r)
+	parseIdentity(c, r)
+	c.GrantVMSizeRead = r.boolean(keyGrantVMSizeRead, true,
+		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
+	c.Preflight = r.oneOf(keyPreflight, PreflightError, []string{PreflightError, PreflightWarn, PreflightOff},
+		"use error (problems stop the run), warn or off")
+	for key, why := range RemovedKeys {
+		if r.isSet(key) {
+			r.fail(key, "was removed: %s; remove it with `pulumi config rm %s`", why, qualify(key))
+		}
+	}
+	if err := r.err(); err != nil {
+		return nil, warnings, err
+	}
+	return c, warnings, nil
+}
+
+// parseTEE reads the TEE, DISABLECVM and the pod VM size, which must agree.
+func parseTEE(c *Config, r *reader) (warnings []string) {
+	c.TEE = TEE(r.str(keyTEE))
+	teeValid := true
+	switch c.TEE {
+	case TEESNP, TEETDX, TEENone:
+	case "":
+		teeValid = false
+		r.fail(keyTEE, "is not set; use snp (AMD SEV-SNP), tdx (Intel TDX) or none (no TEE, with disableCvm true)")
+	default:
+		teeValid = false
+		r.fail(keyTEE, "%q is not a known TEE; use snp (AMD SEV-SNP), tdx (Intel TDX) or none (no TEE, with disableCvm true)", string(c.TEE))
 	}
 
-	parseCAA(c, value, orDefault, &errs)
-	parseIdentity(c, value, orDefault, &errs)
-	c.GrantVMSizeRead = parseBool(KeyGrantVMSizeRead, value(KeyGrantVMSizeRead), true, &errs,
-		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
-	switch c.Preflight = orDefault(KeyPreflight, PreflightError); c.Preflight {
-	case PreflightError, PreflightWarn, PreflightOff:
-	default:
-		errs.add(KeyPreflight, "%q is not a mode; use error (problems stop the run), warn or off", c.Preflight)
-	}
-	for key, why := range RemovedKeys {
-		if _, set := get(qualify(key)); set {
-			errs.add(key, "was removed: %s; remove it with `pulumi config rm %s`", why, qualify(key))
+	if raw := r.str(keyDisableCVM); raw == "" {
+		r.fail(keyDisableCVM, "is not set; use false for a confidential pod VM (snp, tdx) or true for tee none")
+	} else if b, err := strconv.ParseBool(raw); err != nil {
+		r.fail(keyDisableCVM, "%q is not a boolean; use true or false", raw)
+	} else {
+		c.DisableCVM = b
+		switch {
+		case teeValid && c.TEE == TEENone && !b:
+			r.fail(keyDisableCVM, "is false but tee is none: a confidential VM needs a TEE; set disableCvm true, or tee snp/tdx")
+		case teeValid && c.TEE != TEENone && b:
+			r.fail(keyDisableCVM, "is true but tee is %s: the pod VM would not be confidential; set disableCvm false, or tee none", c.TEE)
 		}
 	}
 
-	if len(errs) > 0 {
-		return nil, warnings, &ConfigError{Problems: errs}
+	c.InstanceSize = r.str(keyInstanceSize)
+	switch {
+	case c.InstanceSize == "":
+		r.fail(keyInstanceSize, "is not set; use a pod VM size such as Standard_DC2as_v5 (snp), Standard_DC2es_v6 (tdx) or Standard_D2as_v5 (none)")
+	case teeValid:
+		if w, err := checkInstanceSizeForTEE(c.TEE, c.InstanceSize); err != nil {
+			r.fail(keyInstanceSize, "%v", err)
+		} else if w != "" {
+			warnings = append(warnings, w)
+		}
+	default:
+		if err := checkVMSize(c.InstanceSize); err != nil {
+			r.fail(keyInstanceSize, "%v", err)
+		}
 	}
-	return c, warnings, nil
+	return warnings
+}
+
+// parseCluster reads the names, the node pool and its access.
+func parseCluster(c *Config, r *reader) {
+	if c.ResourceGroupName = r.str(keyResourceGroupName); c.ResourceGroupName != "" {
+		if err := infra.ValidateResourceGroupName(c.ResourceGroupName); err != nil {
+			r.fail(keyResourceGroupName, "%v", err)
+		}
+	}
+	if c.ClusterName = r.str(keyClusterName); c.ClusterName != "" {
+		if err := infra.ValidateClusterName(c.ClusterName); err != nil {
+			r.fail(keyClusterName, "%v", err)
+		}
+	}
+	c.NodeCount = r.integer(keyNodeCount, DefaultNodeCount, "use 1 to 1000 (an AKS node pool holds at most 1000 nodes)", func(n int) string {
+		if n < 1 {
+			return "is too small: the system node pool needs at least 1 node"
+		}
+		if n > 1000 {
+			return "is too large"
+		}
+		return ""
+	})
+	c.NodeVMSize = r.strOr(keyNodeVMSize, DefaultNodeVMSize)
+	if err := checkVMSize(c.NodeVMSize); err != nil {
+		r.fail(keyNodeVMSize, "%v", err)
+	}
+	c.AdminUsername = r.strOr(keyAdminUsername, DefaultAdminUsername)
+	if err := infra.ValidateAdminUsername(c.AdminUsername); err != nil {
+		r.fail(keyAdminUsername, "%v", err)
+	}
+	if key, err := parseSSHPublicKey(r.str(keySSHPublicKey)); err != nil {
+		r.fail(keySSHPublicKey, "%v", err)
+	} else {
+		c.SSHPublicKey = key
+	}
+	c.KubernetesVersion = r.str(keyKubernetesVersion)
+	if c.KubernetesVersion != "" && !k8sVersion.MatchString(c.KubernetesVersion) {
+		r.fail(keyKubernetesVersion, "%q is not major.minor such as 1.33; leave it empty for the AKS default "+
+			"(a patch version makes AKS report drift on every upgrade)", c.KubernetesVersion)
+	}
+}
+
+// parseNetwork reads the network plugin and the address ranges, and checks
+// that no two ranges overlap.
+func parseNetwork(c *Config, r *reader) {
+	if raw := r.str(keyVNetSubnetID); raw != "" {
+		if id, err := infra.ParseSubnetID(raw); err != nil {
+			r.fail(keyVNetSubnetID, "%v", err)
+		} else {
+			c.VNetSubnet = &id
+		}
+	}
+	c.NetworkPlugin = r.strOr(keyNetworkPlugin, DefaultNetworkPlugin)
+	c.NetworkPluginMode = r.str(keyNetworkPluginMode)
+	if !r.isSet(keyNetworkPluginMode) && c.NetworkPlugin == "azure" {
+		c.NetworkPluginMode = DefaultNetworkPluginMode
+	}
+	switch c.NetworkPlugin {
+	case "azure":
+		if c.NetworkPluginMode != "" && c.NetworkPluginMode != "overlay" {
+			r.fail(keyNetworkPluginMode, "%q is not valid; use overlay, or empty for Azure CNI with pod IPs from the node subnet", c.NetworkPluginMode)
+		}
+	case "kubenet":
+		if c.NetworkPluginMode != "" {
+			r.fail(keyNetworkPluginMode, "%q is only valid with networkPlugin azure; leave it empty for kubenet", c.NetworkPluginMode)
+		}
+	default:
+		r.fail(keyNetworkPlugin, "%q is not supported; use azure (the AKS default, with networkPluginMode overlay) or kubenet", c.NetworkPlugin)
+	}
+
+	rangesOK := true
+	parseCIDR := func(key, raw string) netip.Prefix {
+		p, err := infra.ParseNetwork(raw)
+		if err != nil {
+			r.fail(key, "%v", err)
+			rangesOK = false
+			return netip.Prefix{}
+		}
+		if p.Bits() > 29 {
+			r.fail(key, "%v is smaller than /29, the smallest subnet Azure allows", p)
+			rangesOK = false
+		}
+		return p
+	}
+	if c.VNetSubnet == nil {
+		c.ClusterSubnetCIDR = parseCIDR(keyClusterSubnetCIDR, r.strOr(keyClusterSubnetCIDR, DefaultClusterSubnetCIDR))
+	}
+	if raw := r.str(keyPeerPodSubnetCIDR); raw != "" {
+		c.PeerPodSubnetCIDR = parseCIDR(keyPeerPodSubnetCIDR, raw)
+	} else if c.VNetSubnet == nil && c.ClusterSubnetCIDR.IsValid() {
+		next, err := infra.NextNetwork(c.ClusterSubnetCIDR)
+		if err != nil {
+			r.fail(keyPeerPodSubnetCIDR, "cannot be derived from clusterSubnetCidr: %v; set it explicitly", err)
+			rangesOK = false
+		} else {
+			c.PeerPodSubnetCIDR = next
+		}
+	}
+	if c.NetworkPlugin == "kubenet" || c.NetworkPluginMode == "overlay" {
+		c.PodCIDR = parseCIDR(keyPodCIDR, r.strOr(keyPodCIDR, DefaultPodCIDR))
+	} else if r.str(keyPodCIDR) != "" {
+		r.fail(keyPodCIDR, "is only used by overlay and kubenet clusters; with Azure CNI pods take node-subnet addresses, so leave it empty")
+	}
+	if !rangesOK {
+		return
+	}
+	// Each range is checked against the ones before it, so a clash is
+	// reported once, on the range the user is likelier to change.
+	var ranges []infra.Range
+	for _, rg := range []struct {
+		key string
+		p   netip.Prefix
+	}{{"the AKS service range", infra.AKSServiceCIDR}, {keyPodCIDR, c.PodCIDR},
+		{keyClusterSubnetCIDR, c.ClusterSubnetCIDR}, {keyPeerPodSubnetCIDR, c.PeerPodSubnetCIDR}} {
+		if !rg.p.IsValid() {
+			continue
+		}
+		if clash, ok := infra.FirstOverlap(rg.p, ranges); ok {
+			r.fail(rg.key, "%v overlaps %s %v; %s", rg.p, clash.Name, clash.Prefix, rangeAdvice(rg.key, c))
+		}
+		ranges = append(ranges, infra.Range{Name: rg.key, Prefix: rg.p})
+	}
+}
+
+// rangeAdvice says which range to pick instead.
+func rangeAdvice(key string, c *Config) string {
+	switch key {
+	case keyPeerPodSubnetCIDR:
+		return "use a separate range such as " + suggestNext(c.ClusterSubnetCIDR)
+	case keyPodCIDR:
+		return "use a range such as 10.244.0.0/16; pod and VNet ranges must be separate"
+	}
+	return "choose a range outside it such as 10.224.0.0/16; pod, service and VNet ranges must be separate"
 }
 
 func suggestNext(p netip.Prefix) string {
@@ -494,14 +464,15 @@ func parseSSHPublicKey(raw string) (string, error) {
 // parseTags reads a JSON map of tag names to strings (how `pulumi config set
 // --path` stores it), adds StackTag and rejects overriding it; check returns
 // the problem with one tag, or "".
-func parseTags(key, raw, stackID string, errs *problems, check func(name, value string) string) map[string]string {
+func parseTags(r *reader, key, stackID string, check func(name, value string) string) map[string]string {
 	tags := map[string]string{StackTag: stackID}
+	raw := r.str(key)
 	if raw == "" {
 		return tags
 	}
 	var parsed map[string]any
 	if err := json.Unmarshal([]byte(raw), &parsed); err != nil {
-		errs.add(key, "is not a map of tag names to strings; set one with `pulumi config set --path '%s.owner' alice`", qualify(key))
+		r.fail(key, "is not a map of tag names to strings; set one with `pulumi config set --path '%s.owner' alice`", qualify(key))
 		return tags
 	}
 	names := make([]string, 0, len(parsed))
@@ -513,31 +484,18 @@ func parseTags(key, raw, stackID string, errs *problems, check func(name, value 
 		v, ok := parsed[k].(string)
 		switch {
 		case !ok:
-			errs.add(key, "tag %q has a %T value; tag values are strings", k, parsed[k])
+			r.fail(key, "tag %q has a %T value; tag values are strings", k, parsed[k])
 		case k == StackTag:
-			errs.add(key, "tag %q is set by the program itself to %q; remove it", k, stackID)
+			r.fail(key, "tag %q is set by the program itself to %q; remove it", k, stackID)
 		case k == "":
-			errs.add(key, "has a tag with an empty name")
+			r.fail(key, "has a tag with an empty name")
 		default:
 			if problem := check(k, v); problem != "" {
-				errs.add(key, "%s", problem)
+				r.fail(key, "%s", problem)
 				continue
 			}
 			tags[k] = v
 		}
 	}
 	return tags
-}
-
-// parseBool reads an optional boolean key.
-func parseBool(key, raw string, def bool, errs *problems, meaning string) bool {
-	if raw == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(raw)
-	if err != nil {
-		errs.add(key, "%q is not a boolean; use true or false (%s)", raw, meaning)
-		return def
-	}
-	return b
 }

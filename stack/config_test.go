@@ -22,7 +22,7 @@ func testKey(t testing.TB) string {
 
 func goodConfig(t testing.TB) map[string]string {
 	return map[string]string{
-		LocationKey:                 "eastus",
+		locationKey:                 "eastus",
 		"caa-azure:tee":             "snp",
 		"caa-azure:instanceSize":    "Standard_DC2as_v5",
 		"caa-azure:disableCvm":      "false",
@@ -126,7 +126,7 @@ func TestParseAllProblemsAtOnce(t *testing.T) {
 	if !ok {
 		t.Fatalf("want *ConfigError, got %T %v", err, err)
 	}
-	for _, key := range []string{LocationKey, "caa-azure:tee", "caa-azure:disableCvm", "caa-azure:instanceSize",
+	for _, key := range []string{locationKey, "caa-azure:tee", "caa-azure:disableCvm", "caa-azure:instanceSize",
 		"caa-azure:sshPublicKey", "caa-azure:nodeCount", "caa-azure:clusterSubnetCidr"} {
 		if !strings.Contains(err.Error(), key+":") {
 			t.Errorf("error does not name %s:\n%v", key, err)
@@ -189,7 +189,7 @@ func TestInstanceSizeForTEE(t *testing.T) {
 // FuzzParse feeds arbitrary values to every key: Parse never panics, and
 // every rejection names a key of ours.
 func FuzzParse(f *testing.F) {
-	keys := []string{LocationKey, "caa-azure:tee", "caa-azure:instanceSize", "caa-azure:disableCvm", "caa-azure:nodeCount",
+	keys := []string{locationKey, "caa-azure:tee", "caa-azure:instanceSize", "caa-azure:disableCvm", "caa-azure:nodeCount",
 		"caa-azure:clusterSubnetCidr", "caa-azure:peerpodSubnetCidr", "caa-azure:vnetSubnetId", "caa-azure:tags",
 		"caa-azure:resourceGroupName", "caa-azure:clusterName", "caa-azure:sshPublicKey", "caa-azure:podCidr"}
 	f.Add(3, "10.225.0.0/16")
@@ -209,7 +209,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%s=%q: error of type %T: %v", key, value, err, err)
 			}
 			for _, p := range ce.Problems {
-				if !strings.HasPrefix(p, Namespace+":") && !strings.HasPrefix(p, LocationKey+":") {
+				if !strings.HasPrefix(p, namespace+":") && !strings.HasPrefix(p, locationKey+":") {
 					t.Fatalf("problem does not start with a key: %q", p)
 				}
 			}

@@ -40,38 +40,39 @@ func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 		Stack:    preflight.Tag{Key: StackTag, Value: cfg.StackID()},
 		Location: cfg.Location,
 		Sizes: []preflight.SizeNeed{
-			{Key: qualify(KeyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount},
-			{Key: qualify(KeyInstanceSize), Size: cfg.InstanceSize, Count: cfg.NodeCount * perPod, PodVMs: true},
+			{Key: qualify(keyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount},
+			{Key: qualify(keyInstanceSize), Size: cfg.InstanceSize, Count: cfg.NodeCount * perPod, PodVMs: true},
 		},
-		ImageKey: qualify(KeyPodVMImageID),
+		ImageKey: qualify(keyPodVMImageID),
 		ImageID:  cfg.Release.PodVMImageID,
 	}
 	for _, s := range cfg.InstanceSizes {
 		// Alternatives a pod may pick: they must exist; their quota is shared.
-		req.Sizes = append(req.Sizes, preflight.SizeNeed{Key: qualify(KeyInstanceSizes), Size: s, PodVMs: true})
+		req.Sizes = append(req.Sizes, preflight.SizeNeed{Key: qualify(keyInstanceSizes), Size: s, PodVMs: true})
 	}
 	subscription := "/subscriptions/" + subscriptionID
 	// The pod VM group is always new, so creating it and granting CAA its
 	// roles there are checked where they land: the subscription.
 	req.Permissions = append(req.Permissions,
-		preflight.PermissionNeed{Key: qualify(KeyResourceGroupName), Scope: subscription,
-			Action: "Microsoft.Resources/subscriptions/resourceGroups/write", Why: "the pod VM resource group needs"},
-		preflight.PermissionNeed{Key: qualify(KeyResourceGroupName), Scope: subscription,
-			Action: "Microsoft.Authorization/roleAssignments/write", Why: "the CAA identity's role assignments on the pod VM group need"})
+		preflight.PermissionNeed{Key: qualify(keyResourceGroupName), Scope: subscription,
+			Action: preflight.WriteResourceGroup, Why: "the pod VM resource group needs"},
+		preflight.PermissionNeed{Key: qualify(keyResourceGroupName), Scope: subscription,
+			Action: preflight.WriteRoleAssignment, Why: "the CAA identity's role assignments on the pod VM group need"})
 	if cfg.VNetSubnet != nil {
-		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(KeyVNetSubnetID), Scope: cfg.VNetSubnet.String(),
-			Action: "Microsoft.Authorization/roleAssignments/write", Why: "granting the cluster identity Network Contributor on the subnet needs"})
+		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(keyVNetSubnetID), Scope: cfg.VNetSubnet.String(),
+			Action: preflight.WriteRoleAssignment, Why: "granting the cluster identity Network Contributor on the subnet needs"})
 	}
 	if cfg.GrantVMSizeRead {
-		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(KeyGrantVMSizeRead), Scope: subscription,
-			Action: "Microsoft.Authorization/roleDefinitions/write", Why: "the VM size reader role needs (or set grantVmSizeRead false)"})
+		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(keyGrantVMSizeRead), Scope: subscription,
+			Action: preflight.WriteRoleDefinition, Why: "the VM size reader role needs (or set grantVmSizeRead false)"})
 	}
 	return req
 }
 
 // runPreflight runs the checks and turns the findings into warnings and,
 // in error mode, one ConfigError. It never registers anything.
-func runPreflight(ctx *pulumi.Context, cfg *Config, subscriptionID string, settings azauth.Lookup, open PreflightFactory) error {
+func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open PreflightFactory) error {
+	cfg, subscriptionID := r.cfg, r.subscriptionID
 	if cfg.Preflight == PreflightOff || open == nil {
 		return nil
 	}
@@ -83,18 +84,17 @@ func runPreflight(ctx *pulumi.Context, cfg *Config, subscriptionID string, setti
 		if !errors.Is(err, preflight.ErrNoCredentials) {
 			msg = fmt.Sprintf("preflight checks could not start (%v); nothing was checked", err)
 		}
-		return ctx.Log.Warn(msg, nil)
+		r.log.warn(msg)
+		return nil
 	}
 	findings := preflight.Run(ctx.Context(), cloud, preflightRequest(cfg, subscriptionID), preflightTimeout)
-	var errs problems
+	var errs []string
 	for _, f := range findings {
 		if f.Severity == preflight.Error && cfg.Preflight == PreflightError {
 			errs = append(errs, f.Key+": "+f.Message)
 			continue
 		}
-		if err := ctx.Log.Warn("preflight: "+f.Key+": "+f.Message, nil); err != nil {
-			return err
-		}
+		r.log.warn("preflight: " + f.Key + ": " + f.Message)
 	}
 	_ = ctx.Log.Info(fmt.Sprintf("preflight checks took %v", time.Since(start).Round(time.Millisecond)), nil)
 	if len(errs) > 0 {

@@ -86,6 +86,13 @@ type SizeNeed struct {
 	PodVMs bool
 }
 
+// The ARM actions the deployment performs that a deployer may lack.
+const (
+	WriteResourceGroup  = "Microsoft.Resources/subscriptions/resourceGroups/write"
+	WriteRoleAssignment = "Microsoft.Authorization/roleAssignments/write"
+	WriteRoleDefinition = "Microsoft.Authorization/roleDefinitions/write"
+)
+
 // PermissionNeed is an action the deployer must be allowed at a scope.
 type PermissionNeed struct {
 	Key    string
@@ -337,10 +344,10 @@ func CheckPermissions(ctx context.Context, cloud Cloud, req Request) []Finding {
 // deployment needs ("Azure built-in roles", Microsoft Learn): Role Based
 // Access Control Administrator may assign roles but not define them.
 func rolesAllowing(action string) string {
-	switch strings.ToLower(action) {
-	case "microsoft.authorization/roledefinitions/write":
+	switch action {
+	case WriteRoleDefinition:
 		return "Owner or User Access Administrator"
-	case "microsoft.authorization/roleassignments/write":
+	case WriteRoleAssignment:
 		return "Owner, User Access Administrator, or Role Based Access Control Administrator"
 	}
 	return "Owner or Contributor"

@@ -27,12 +27,12 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 	if cfg.ClusterAuth != ClusterAuthEntra {
 		return nil, nil
 	}
-	var errs problems
+	errs := &reader{}
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
 	if _, err := lookPath("kubelogin"); err != nil {
-		errs.add(KeyClusterAuth, "is entra, which needs kubelogin on PATH to reach the cluster, but it was not found; install it "+
+		errs.fail(keyClusterAuth, "is entra, which needs kubelogin on PATH to reach the cluster, but it was not found; install it "+
 			"(`az aks install-cli` installs kubectl and kubelogin) or use clusterAuth local")
 	}
 	me, err := azuread.GetClientConfig(ctx)
@@ -50,15 +50,15 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 	for _, name := range cfg.ClusterAdminGroups {
 		g, err := azuread.LookupGroup(ctx, &azuread.LookupGroupArgs{DisplayName: &name})
 		if err != nil || g == nil || g.ObjectId == "" {
-			errs.add(KeyClusterAdminGroups, "Entra group %q was not found (%v); check the display name with "+
+			errs.fail(keyClusterAdminGroups, "Entra group %q was not found (%v); check the display name with "+
 				"`az ad group show --group %q`", name, firstErrorLine(err), name)
 			continue
 		}
 		label := "group-" + strings.Trim(labelChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
 		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: label})
 	}
-	if len(errs) > 0 {
-		return nil, &ConfigError{Problems: errs}
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return access, nil
 }
@@ -72,16 +72,4 @@ func firstErrorLine(err error) string {
 		return s[:i]
 	}
 	return s
-}
-
-// servicePrincipalMode is the CAA service principal, or nil for workload identity.
-func servicePrincipalMode(cfg *Config) *infra.ServicePrincipalMode {
-	if cfg.CAAAuth != CAAAuthServicePrincipal {
-		return nil
-	}
-	return &infra.ServicePrincipalMode{
-		DisplayName:   pulumi.String("caa-azure cloud-api-adaptor (" + cfg.StackID() + ")"),
-		LifetimeHours: cfg.CredentialLifetimeHours,
-		Generation:    cfg.CredentialGeneration,
-	}
 }

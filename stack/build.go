@@ -1,0 +1,235 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/caa"
+	"caa-azure/infra"
+	"caa-azure/workload"
+)
+
+// stackNames are the resource group and cluster names, fixed for the
+// stack's life.
+type stackNames struct {
+	resourceGroup, cluster pulumi.StringOutput
+}
+
+// build registers the five components from what resolve found, each
+// feeding the next, and exports the outputs.
+func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
+	names, err := buildNames(ctx, r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	// AKS needs the node subnet, and the network grants rights on it to the
+	// cluster's identity: the subnet id is fed back once the network exists.
+	nodeSubnetID, resolveNodeSubnetID := pulumi.DeferredOutput[string](ctx.Context())
+	cluster, err := buildCluster(ctx, r, names, pulumi.StringOutput(nodeSubnetID))
+	if err != nil {
+		return nil, err
+	}
+	net, err := buildNetwork(ctx, r, names, cluster)
+	if err != nil {
+		return nil, err
+	}
+	resolveNodeSubnetID(net.NodeSubnetID)
+	identity, err := buildIdentity(ctx, r, names, cluster, net)
+	if err != nil {
+		return nil, err
+	}
+	// CAA must outlive everything it uses to create and delete pod VMs, and
+	// be deleted (not skipped) before the pod VM group, so no CAA is left
+	// to create a VM in a group being deleted.
+	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway, net.PodVMResourceGroup)
+	release, err := buildCAA(ctx, r, cluster, net, identity, azureDeps)
+	if err != nil {
+		return nil, err
+	}
+	sample, err := buildSample(ctx, r, cluster, release, azureDeps)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx.Export("resourceGroupName", cluster.ResourceGroupName)
+	ctx.Export("clusterName", cluster.ClusterName)
+	ctx.Export("nodeResourceGroup", cluster.NodeResourceGroup)
+	ctx.Export("oidcIssuerUrl", cluster.OIDCIssuerURL)
+	ctx.Export("kubeconfig", cluster.Kubeconfig)
+	ctx.Export("identityClientId", identity.ClientID)
+	ctx.Export("peerpodSubnetId", net.PeerPodSubnetID)
+	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
+	ctx.Export("podVmResourceGroupName", net.PodVMResourceGroupName)
+	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(infra.PodVMListCommand).(pulumi.StringOutput))
+	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
+}
+
+// buildNames returns the configured names, or ones built from a random
+// suffix that Pulumi keeps in state, so they stay the same on every run.
+func buildNames(ctx *pulumi.Context, cfg *Config) (stackNames, error) {
+	n := stackNames{
+		resourceGroup: pulumi.String(cfg.ResourceGroupName).ToStringOutput(),
+		cluster:       pulumi.String(cfg.ClusterName).ToStringOutput(),
+	}
+	if cfg.ResourceGroupName != "" && cfg.ClusterName != "" {
+		return n, nil
+	}
+	suffix, err := random.NewRandomString(ctx, "name-suffix", &random.RandomStringArgs{
+		Length:  pulumi.Int(infra.SuffixLength),
+		Special: pulumi.Bool(false),
+		Upper:   pulumi.Bool(false),
+		Lower:   pulumi.Bool(true),
+		Numeric: pulumi.Bool(true),
+	})
+	if err != nil {
+		return n, fmt.Errorf("creating the name suffix: %w", err)
+	}
+	if cfg.ResourceGroupName == "" {
+		n.resourceGroup = suffix.Result.ApplyT(infra.GeneratedResourceGroupName).(pulumi.StringOutput)
+	}
+	if cfg.ClusterName == "" {
+		n.cluster = suffix.Result.ApplyT(infra.GeneratedClusterName).(pulumi.StringOutput)
+	}
+	return n, nil
+}
+
+func optionalString(v string) pulumi.StringPtrInput {
+	if v == "" {
+		return nil
+	}
+	return pulumi.String(v)
+}
+
+func buildCluster(ctx *pulumi.Context, r *resolved, names stackNames, nodeSubnetID pulumi.StringOutput) (*infra.Cluster, error) {
+	cfg := r.cfg
+	var podCIDR pulumi.StringPtrInput
+	if cfg.PodCIDR.IsValid() {
+		podCIDR = pulumi.String(cfg.PodCIDR.String())
+	}
+	return infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
+		ExistingResourceGroup: r.existingGroup,
+		ResourceGroupName:     names.resourceGroup,
+		Location:              pulumi.String(cfg.Location),
+		ClusterName:           names.cluster,
+		KubernetesVersion:     optionalString(cfg.KubernetesVersion),
+		NodeCount:             pulumi.Int(cfg.NodeCount),
+		NodeVMSize:            pulumi.String(cfg.NodeVMSize),
+		AdminUsername:         pulumi.String(cfg.AdminUsername),
+		SSHPublicKey:          pulumi.String(cfg.SSHPublicKey),
+		NodeSubnetID:          nodeSubnetID,
+		NetworkPlugin:         pulumi.String(cfg.NetworkPlugin),
+		NetworkPluginMode:     optionalString(cfg.NetworkPluginMode),
+		PodCIDR:               podCIDR,
+		Tags:                  pulumi.ToStringMap(cfg.Tags),
+		Entra:                 r.entra,
+	})
+}
+
+func buildNetwork(ctx *pulumi.Context, r *resolved, names stackNames, cluster *infra.Cluster) (*infra.PeerPodNetwork, error) {
+	args := &infra.PeerPodNetworkArgs{
+		ResourceGroupName:  cluster.ResourceGroupName,
+		Location:           pulumi.String(r.cfg.Location),
+		ClusterName:        names.cluster,
+		ExistingNodeSubnet: r.existingSubnet,
+		PeerPodSubnetName:  pulumi.String(infra.PeerPodSubnetName(r.cfg.Stack)),
+		PeerPodSubnetCIDR:  pulumi.String(r.peerPodCIDR.String()),
+		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
+		SubscriptionID:     pulumi.String(r.subscriptionID),
+		Tags:               pulumi.ToStringMap(r.cfg.Tags),
+	}
+	if r.existingSubnet == nil {
+		args.NodeSubnetCIDR = pulumi.String(r.cfg.ClusterSubnetCIDR.String())
+	}
+	return infra.NewPeerPodNetwork(ctx, "network", args)
+}
+
+func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *infra.Cluster,
+	net *infra.PeerPodNetwork) (*infra.WorkloadIdentity, error) {
+	cfg := r.cfg
+	args := &infra.WorkloadIdentityArgs{
+		ResourceGroupName:    cluster.ResourceGroupName,
+		Location:             pulumi.String(cfg.Location),
+		IdentityName:         names.cluster.ApplyT(infra.CAAIdentityName).(pulumi.StringOutput),
+		PodVMResourceGroupID: net.PodVMResourceGroupID,
+		PeerPodSubnetID:      net.PeerPodSubnetID,
+		SubscriptionID:       pulumi.String(r.subscriptionID),
+		OIDCIssuerURL:        cluster.OIDCIssuerURL,
+		Subject:              pulumi.String(caa.ServiceAccountSubject()),
+		Tags:                 pulumi.ToStringMap(cfg.Tags),
+		GrantVMSizeRead:      cfg.GrantVMSizeRead,
+		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
+			return infra.VMSizeRoleName(r.subscriptionID, rg)
+		}).(pulumi.StringOutput),
+	}
+	for _, s := range cfg.Release.MoreFederatedSubjects(cfg.CAAAuth == CAAAuthWorkloadIdentity) {
+		args.MoreSubjects = append(args.MoreSubjects, pulumi.String(s))
+	}
+	if cfg.CAAAuth == CAAAuthServicePrincipal {
+		args.ServicePrincipal = &infra.ServicePrincipalMode{
+			DisplayName:   pulumi.String("caa-azure cloud-api-adaptor (" + cfg.StackID() + ")"),
+			LifetimeHours: cfg.CredentialLifetimeHours,
+			Generation:    cfg.CredentialGeneration,
+		}
+	}
+	return infra.NewWorkloadIdentity(ctx, "caa-identity", args)
+}
+
+func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *infra.PeerPodNetwork,
+	identity *infra.WorkloadIdentity, azureDeps []pulumi.Resource) (*caa.CAARelease, error) {
+	cfg := r.cfg
+	settings := caa.PeerPodsSettings{
+		SubscriptionID:       r.subscriptionID,
+		Region:               cfg.Location,
+		InstanceSize:         cfg.InstanceSize,
+		ResourceGroup:        net.PodVMResourceGroupName,
+		SubnetID:             net.PeerPodSubnetID,
+		ImageID:              cfg.Release.PodVMImageID,
+		DisableCVM:           cfg.DisableCVM,
+		PeerPodsLimitPerNode: cfg.PeerPodsLimitPerNode,
+		InstanceSizes:        cfg.InstanceSizes,
+		EnableSecureBoot:     cfg.EnableSecureBoot,
+		Tags:                 cfg.PodVMTags,
+	}
+	args := &caa.CAAReleaseArgs{AzureDependencies: azureDeps, Cluster: cluster.ManagedCluster}
+	if r.manifests != nil {
+		args.Manifests = r.manifests
+		args.PeerPodsConfig = settings.ConfigMapData()
+		args.SSHPublicKey = pulumi.String(cfg.SSHPublicKey)
+	} else {
+		args.Chart = cfg.Release.ChartInstall(caa.ChartOptions{
+			SourceDir:        cfg.CAASourceDir,
+			Settings:         settings,
+			WorkloadIdentity: cfg.CAAAuth == CAAAuthWorkloadIdentity,
+			ClientID:         identity.ClientID,
+			Webhook:          cfg.Webhook,
+		})
+	}
+	if cfg.CAAAuth == CAAAuthServicePrincipal {
+		args.Credentials = pulumi.ToSecret(pulumi.StringMap{
+			"AZURE_CLIENT_ID":     identity.ClientID,
+			"AZURE_CLIENT_SECRET": identity.ClientSecret,
+			"AZURE_TENANT_ID":     pulumi.String(r.tenantID),
+		}).(pulumi.StringMapOutput)
+	} else {
+		args.ClientID = identity.ClientID
+	}
+	return caa.NewCAARelease(ctx, "caa", args, pulumi.Providers(cluster.Provider))
+}
+
+func buildSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, release *caa.CAARelease,
+	azureDeps []pulumi.Resource) (*workload.NginxSample, error) {
+	if !r.cfg.Sample {
+		return nil, nil
+	}
+	return workload.NewNginxSample(ctx, "nginx", &workload.NginxSampleArgs{
+		Image:            pulumi.String(r.cfg.SampleImage),
+		Replicas:         pulumi.Int(r.cfg.SampleReplicas),
+		RuntimeClassName: release.RuntimeClass,
+		DependsOn:        append(release.Dependencies(), azureDeps...),
+		// The sample's pod VM goes with the pod VM group; destroy never
+		// waits on a pod that cannot terminate.
+		DeletedWith: cluster.ManagedCluster,
+	}, pulumi.Providers(cluster.Provider))
+}
