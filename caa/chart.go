@@ -163,20 +163,13 @@ func (r *CAARelease) installChart(ctx *pulumi.Context, name string, args *CAARel
 	if err != nil {
 		return err
 	}
-	secret := Object{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-		"metadata": map[string]any{"name": SecretName, "namespace": Namespace}}
-	if args.Credentials != nil {
-		secret["stringData"] = args.Credentials
-	} else {
-		// The client id is no secret; chart releases before 0.3.0 cannot
-		// annotate the service account, so CAA reads it from here.
-		secret["stringData"] = pulumi.StringMap{"AZURE_CLIENT_ID": args.ClientID}
-	}
-	providerSecret, err := register(secret, append([]pulumi.Resource{namespace}, args.AzureDependencies...))
+	// The client id is no secret; chart releases before 0.3.0 cannot
+	// annotate the service account, so CAA reads it from here.
+	secret, err := register(providerSecret(args, true), append([]pulumi.Resource{namespace}, args.AzureDependencies...))
 	if err != nil {
 		return err
 	}
-	deps := append([]pulumi.Resource{namespace, providerSecret}, args.AzureDependencies...)
+	deps := append([]pulumi.Resource{namespace, secret}, args.AzureDependencies...)
 	if chart.CertManager {
 		cmNamespace, err := register(Object{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": CertManagerNamespace}}, nil)
 		if err != nil {
@@ -212,6 +205,6 @@ func (r *CAARelease) installChart(ctx *pulumi.Context, name string, args *CAARel
 		return fmt.Errorf("installing the peerpods chart: %w", err)
 	}
 	r.Chart = release
-	r.CAA = append(r.CAA, namespace, providerSecret, release)
+	r.CAA = append(r.CAA, namespace, secret, release)
 	return nil
 }

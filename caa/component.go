@@ -206,19 +206,30 @@ func generatedObjects(args *CAAReleaseArgs) []Object {
 	meta := func(name string) map[string]any {
 		return map[string]any{"name": name, "namespace": Namespace}
 	}
-	// With workload identity the secret stays empty, but the DaemonSet's
-	// envFrom requires it to exist.
-	providerSecret := Object{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SecretName), "type": "Opaque"}
-	if args.Credentials != nil {
-		providerSecret["stringData"] = args.Credentials
-	}
 	return []Object{
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(ConfigMapName), "data": args.PeerPodsConfig},
-		providerSecret,
+		// With workload identity the secret stays empty, but the
+		// DaemonSet's envFrom requires it to exist.
+		providerSecret(args, false),
 		// CAA v0.10.0 refuses to create a pod VM without this key.
 		{"apiVersion": "v1", "kind": "Secret", "metadata": meta(SSHKeySecretName), "type": "Opaque",
 			"stringData": pulumi.StringMap{"id_rsa.pub": args.SSHPublicKey}},
 	}
+}
+
+// providerSecret is peer-pods-secret: the service principal's credentials
+// when CAA uses one; else the client id when clientID says CAA reads it from
+// there; else empty.
+func providerSecret(args *CAAReleaseArgs, clientID bool) Object {
+	secret := Object{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+		"metadata": map[string]any{"name": SecretName, "namespace": Namespace}}
+	switch {
+	case args.Credentials != nil:
+		secret["stringData"] = args.Credentials
+	case clientID:
+		secret["stringData"] = pulumi.StringMap{"AZURE_CLIENT_ID": args.ClientID}
+	}
+	return secret
 }
 
 // TypeToken is the pulumi-kubernetes type of an object: the API group and

@@ -40,11 +40,8 @@ type Release struct {
 	InstallMethod string
 	// ChartVersion is the peerpods chart of the release (chart installs).
 	ChartVersion string
-	// KataDeployVersion is what installs the kata-remote runtime.
-	KataDeployVersion string
-	// VXLANPort is CAA's default worker-node to pod-VM tunnel port on Azure.
-	VXLANPort int
-	// Unverified says which values could not be checked at the tag.
+	// Unverified says which values could not be checked at the tag; every
+	// run of the release shows it as a warning.
 	Unverified string
 }
 
@@ -60,37 +57,35 @@ const (
 // Chart.yaml, or the operator's config/samples/ccruntime/peer-pods at the
 // operator tag; the pod VM image is the one the website guide of the
 // release names (confidentialcontainers.org: 5c14add for v0.10.0,
-// 018b9c9..8f6f6db for v0.11-v0.17, 47d11ed for the Helm guide); the VXLAN
-// port moved from 8472 to 4789 in v0.13.0 (CAA commit 29b0dd0d).
+// 018b9c9..8f6f6db for v0.11-v0.17, 47d11ed for the Helm guide).
 var releases = map[string]Release{
 	"0.10.0": {CAAVersion: "0.10.0", OperatorVersion: "0.10.0", Image: DefaultImage, Tag: "v0.10.0-amd64",
 		PodVMImageID:  "/CommunityGalleries/cococommunity-42d8482d-92cd-415b-b332-7648bd978eff/Images/peerpod-podvm-ubuntu2204-cvm-snp/Versions/0.10.0",
-		InstallMethod: InstallOperator, KataDeployVersion: "3.9.0", VXLANPort: 8472},
-	"0.11.0": operatorRelease("0.11.0", "711a54235193da7092daa5e540f7822b76cb5b24", "3.11.0", 8472, ""),
-	"0.12.0": operatorRelease("0.12.0", "a7dc1190e98c1d2377b9d235f1e3d91736ce7d60", "3.13.0", 8472, ""),
-	"0.13.0": operatorRelease("0.13.0", "1265e4914a7b5c19cb48ed6ed9d9e138edde4121", "3.15.0", 4789, ""),
-	"0.14.0": operatorRelease("0.14.0", "2ec84f2ff9f748debaf0c9eaffd9630c6f4b011b", "3.17.0", 4789, ""),
-	"0.15.0": operatorRelease("0.15.0", "fdbda359caa2c391f20db77c7a74e8defd21460b", "3.19.1", 4789,
+		InstallMethod: InstallOperator},
+	"0.11.0": operatorRelease("0.11.0", "711a54235193da7092daa5e540f7822b76cb5b24", ""),
+	"0.12.0": operatorRelease("0.12.0", "a7dc1190e98c1d2377b9d235f1e3d91736ce7d60", ""),
+	"0.13.0": operatorRelease("0.13.0", "1265e4914a7b5c19cb48ed6ed9d9e138edde4121", ""),
+	"0.14.0": operatorRelease("0.14.0", "2ec84f2ff9f748debaf0c9eaffd9630c6f4b011b", ""),
+	"0.15.0": operatorRelease("0.15.0", "fdbda359caa2c391f20db77c7a74e8defd21460b",
 		"pod VM image: CAA#2550 found 0.15.0 only in the cocopodvm gallery, not under peerpod-podvm-fedora; set podVmImageId"),
-	"0.16.0": operatorRelease("0.16.0", "10da097228accf7e558f6077869de8df0ea252ef", "3.21.0", 4789, ""),
-	"0.17.0": operatorRelease("0.17.0", "e205a788d6d3ad619bd8b0896c6a847b05c0f745", "3.23.0", 4789, ""),
-	"0.18.0": chartRelease("0.18.0", "a5f492482236b9fc4a77088efe6b4c2159ae6a03", "0.1.1", "3.25.0"),
-	"0.19.0": chartRelease("0.19.0", "2274f17ad298088eeefa20fe4b3a58a350ceab4e", "0.1.3", "3.28.0"),
-	"0.20.0": chartRelease("0.20.0", "2d2e7c2c0736ec41c889cd98442a598b8b93bc0b", "0.2.0", "3.29.0"),
-	"0.21.0": chartRelease("0.21.0", "f5dd0b2657a76482c6acabe0285cc87eb5d49473", "0.3.0", "3.31.0"),
-	"0.21.1": chartRelease("0.21.1", "f5dd0b2657a76482c6acabe0285cc87eb5d49473", "0.3.1", "3.31.0"),
-	"0.22.0": chartRelease("0.22.0", "61b1aba91df646a663e60ab6b55c6a7dc93cd167", "0.4.0", "4.0.0"),
+	"0.16.0": operatorRelease("0.16.0", "10da097228accf7e558f6077869de8df0ea252ef", ""),
+	"0.17.0": operatorRelease("0.17.0", "e205a788d6d3ad619bd8b0896c6a847b05c0f745", ""),
+	"0.18.0": chartRelease("0.18.0", "a5f492482236b9fc4a77088efe6b4c2159ae6a03", "0.1.1"),
+	"0.19.0": chartRelease("0.19.0", "2274f17ad298088eeefa20fe4b3a58a350ceab4e", "0.1.3"),
+	"0.20.0": chartRelease("0.20.0", "2d2e7c2c0736ec41c889cd98442a598b8b93bc0b", "0.2.0"),
+	"0.21.0": chartRelease("0.21.0", "f5dd0b2657a76482c6acabe0285cc87eb5d49473", "0.3.0"),
+	"0.21.1": chartRelease("0.21.1", "f5dd0b2657a76482c6acabe0285cc87eb5d49473", "0.3.1"),
+	"0.22.0": chartRelease("0.22.0", "61b1aba91df646a663e60ab6b55c6a7dc93cd167", "0.4.0"),
 }
 
-func operatorRelease(version, tag, kataDeploy string, vxlan int, unverified string) Release {
+func operatorRelease(version, tag, unverified string) Release {
 	return Release{CAAVersion: version, OperatorVersion: version, Image: DefaultImage, Tag: tag,
-		PodVMImageID: fedoraImage + version, InstallMethod: InstallOperator, KataDeployVersion: kataDeploy,
-		VXLANPort: vxlan, Unverified: unverified}
+		PodVMImageID: fedoraImage + version, InstallMethod: InstallOperator, Unverified: unverified}
 }
 
-func chartRelease(version, tag, chart, kataDeploy string) Release {
+func chartRelease(version, tag, chart string) Release {
 	return Release{CAAVersion: version, Image: DefaultImage, Tag: tag, PodVMImageID: fedoraImage + version,
-		InstallMethod: InstallChart, ChartVersion: chart, KataDeployVersion: kataDeploy, VXLANPort: 4789,
+		InstallMethod: InstallChart, ChartVersion: chart,
 		Unverified: "pod VM image: taken from the Helm guide (47d11ed), which names peerpod-podvm-fedora/<version>; " +
 			"the release workflow's gallery names come from repository variables and could not be checked per tag"}
 }
@@ -128,7 +123,7 @@ func ResolveRelease(version string, o ReleaseOverrides) (Release, []string) {
 	version = strings.TrimPrefix(version, "v")
 	r, known := releases[version]
 	if !known {
-		r = Release{CAAVersion: version, Image: DefaultImage, InstallMethod: InstallOperator, VXLANPort: 4789}
+		r = Release{CAAVersion: version, Image: DefaultImage, InstallMethod: InstallOperator}
 		if semverAtLeast(version, "0.18.0") {
 			r.InstallMethod = InstallChart
 		}

@@ -22,7 +22,7 @@ var (
 )
 
 // parseCAA reads and checks the keys of the Kubernetes half.
-func parseCAA(c *Config, r *reader) {
+func parseCAA(c *Config, r *reader) (warnings []string) {
 	version := r.strOr(keyCAAVersion, caa.DefaultVersion)
 	overrides := caa.ReleaseOverrides{
 		OperatorVersion: r.str(keyOperatorVersion),
@@ -59,6 +59,9 @@ func parseCAA(c *Config, r *reader) {
 			r.fail(keyCAAVersion, "%s", p)
 		}
 		c.Release = release
+		if release.Unverified != "" {
+			warnings = append(warnings, fmt.Sprintf("caaVersion %s: not verified at the release tag: %s", release.CAAVersion, release.Unverified))
+		}
 	}
 
 	c.CAASourceDir = r.str(keyCAASourceDir)
@@ -127,4 +130,5 @@ func parseCAA(c *Config, r *reader) {
 		}
 		return ""
 	})
+	return warnings
 }

@@ -230,7 +230,7 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	if len(c.Tags) > 50 {
 		r.fail(keyTags, "has %d tags with %s; Azure allows 50 per resource", len(c.Tags), StackTag)
 	}
-	parseCAA(c, r)
+	warnings = append(warnings, parseCAA(c, r)...)
 	parseIdentity(c, r)
 	c.GrantVMSizeRead = r.boolean(keyGrantVMSizeRead, true,
 		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")

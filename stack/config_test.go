@@ -241,3 +241,129 @@ func FuzzParseSSHPublicKey(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRejects is every bad value Parse must refuse: each names its key
+// and says what would be valid. Whole-stack tests (tests/) check that such
+// an error registers nothing; here no mocks are needed.
+func TestParseRejects(t *testing.T) {
+	edKey := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJBc2hOi+oFGebvc4upCKKenM8Mknb4uYGIXGG4Jbg8 ed"
+	caaDir := "../tests/fixtures/cloud-api-adaptor/src/cloud-api-adaptor"
+	cases := []struct {
+		name        string
+		set         map[string]string
+		key, detail string
+	}{
+		{"unknown tee", map[string]string{"caa-azure:tee": "sgx"}, "caa-azure:tee", `"sgx"`},
+		{"no tee", map[string]string{"caa-azure:tee": ""}, "caa-azure:tee", "is not set"},
+		{"snp with intel size", map[string]string{"caa-azure:instanceSize": "Standard_DC2es_v6"}, "caa-azure:instanceSize", "AMD SEV-SNP"},
+		{"snp with plain size", map[string]string{"caa-azure:instanceSize": "Standard_D2as_v5"}, "caa-azure:instanceSize", "Standard_DC2as_v5"},
+		{"malformed size", map[string]string{"caa-azure:instanceSize": "DC2as_v5"}, "caa-azure:instanceSize", "not an Azure VM size"},
+		{"no size", map[string]string{"caa-azure:instanceSize": ""}, "caa-azure:instanceSize", "is not set"},
+		{"tee none with cvm", map[string]string{"caa-azure:tee": "none", "caa-azure:instanceSize": "Standard_D2as_v5"}, "caa-azure:disableCvm", "tee is none"},
+		{"snp without cvm", map[string]string{"caa-azure:disableCvm": "true"}, "caa-azure:disableCvm", "tee is snp"},
+		{"disableCvm not bool", map[string]string{"caa-azure:disableCvm": "maybe"}, "caa-azure:disableCvm", "not a boolean"},
+		{"no region", map[string]string{"azure-native:location": ""}, "azure-native:location", "is not set"},
+		{"display region", map[string]string{"azure-native:location": "East US"}, "azure-native:location", "eastus"},
+		{"malformed cidr", map[string]string{"caa-azure:clusterSubnetCidr": "10.224.0.0"}, "caa-azure:clusterSubnetCidr", "not a CIDR"},
+		{"host bits", map[string]string{"caa-azure:clusterSubnetCidr": "10.224.1.0/16"}, "caa-azure:clusterSubnetCidr", "10.224.0.0/16"},
+		{"overlapping cidrs", map[string]string{"caa-azure:peerpodSubnetCidr": "10.224.128.0/17"}, "caa-azure:peerpodSubnetCidr", "overlaps clusterSubnetCidr"},
+		{"no next network", map[string]string{"caa-azure:clusterSubnetCidr": "255.255.0.0/16"}, "caa-azure:peerpodSubnetCidr", "no next network"},
+		{"subnet too small", map[string]string{"caa-azure:peerpodSubnetCidr": "10.225.0.0/30"}, "caa-azure:peerpodSubnetCidr", "/29"},
+		{"service range", map[string]string{"caa-azure:clusterSubnetCidr": "10.0.0.0/16"}, "caa-azure:clusterSubnetCidr", "service range"},
+		{"pod range", map[string]string{"caa-azure:peerpodSubnetCidr": "10.244.0.0/16"}, "caa-azure:peerpodSubnetCidr", "podCidr"},
+		{"pod cidr malformed", map[string]string{"caa-azure:podCidr": "10.244.0.0/33"}, "caa-azure:podCidr", "not a CIDR"},
+		{"pod cidr on service range", map[string]string{"caa-azure:podCidr": "10.0.0.0/16"}, "caa-azure:podCidr", "service range"},
+		{"pod cidr with classic CNI", map[string]string{"caa-azure:networkPluginMode": "", "caa-azure:podCidr": "10.244.0.0/16"}, "caa-azure:podCidr", "leave it empty"},
+		{"ed25519 key", map[string]string{"caa-azure:sshPublicKey": edKey}, "caa-azure:sshPublicKey", "only ssh-rsa"},
+		{"garbage key", map[string]string{"caa-azure:sshPublicKey": "my key"}, "caa-azure:sshPublicKey", "not an OpenSSH public key"},
+		{"missing key", map[string]string{"caa-azure:sshPublicKey": ""}, "caa-azure:sshPublicKey", "pulumi config set caa-azure:sshPublicKey"},
+		{"bad subnet id", map[string]string{"caa-azure:vnetSubnetId": "/subscriptions/x/resourceGroups/rg"}, "caa-azure:vnetSubnetId", "not a subnet id"},
+		{"rg name chars", map[string]string{"caa-azure:resourceGroupName": "my group!"}, "caa-azure:resourceGroupName", "characters"},
+		{"rg name too long for node group", map[string]string{"caa-azure:resourceGroupName": strings.Repeat("r", 80)}, "caa-azure:resourceGroupName", "at most 76"},
+		{"cluster name", map[string]string{"caa-azure:clusterName": "-aks"}, "caa-azure:clusterName", "not a valid AKS name"},
+		{"cluster name long", map[string]string{"caa-azure:clusterName": strings.Repeat("c", 64)}, "caa-azure:clusterName", "at most 63"},
+		{"node count zero", map[string]string{"caa-azure:nodeCount": "0"}, "caa-azure:nodeCount", "at least 1"},
+		{"node count huge", map[string]string{"caa-azure:nodeCount": "1001"}, "caa-azure:nodeCount", "1 to 1000"},
+		{"node count text", map[string]string{"caa-azure:nodeCount": "two"}, "caa-azure:nodeCount", "not a whole number"},
+		{"node size", map[string]string{"caa-azure:nodeVmSize": "F4s_v2"}, "caa-azure:nodeVmSize", "not an Azure VM size"},
+		{"admin root", map[string]string{"caa-azure:adminUsername": "root"}, "caa-azure:adminUsername", "reserved"},
+		{"k8s patch version", map[string]string{"caa-azure:kubernetesVersion": "1.33.2"}, "caa-azure:kubernetesVersion", "major.minor"},
+		{"unknown plugin", map[string]string{"caa-azure:networkPlugin": "cilium"}, "caa-azure:networkPlugin", "azure"},
+		{"plugin mode", map[string]string{"caa-azure:networkPluginMode": "bridge"}, "caa-azure:networkPluginMode", "overlay"},
+		{"kubenet with mode", map[string]string{"caa-azure:networkPlugin": "kubenet", "caa-azure:networkPluginMode": "overlay"}, "caa-azure:networkPluginMode", "only valid with networkPlugin azure"},
+		{"tags not a map", map[string]string{"caa-azure:tags": `["a"]`}, "caa-azure:tags", "map"},
+		{"reserved tag", map[string]string{"caa-azure:tags": `{"caa-azure-stack":"x"}`}, "caa-azure:tags", "set by the program"},
+		{"tag value too long", map[string]string{"caa-azure:tags": `{"a":"` + strings.Repeat("v", 257) + `"}`}, "caa-azure:tags", "at most 256"},
+		{"tag name chars", map[string]string{"caa-azure:tags": `{"a/b":"c"}`}, "caa-azure:tags", "not allowed"},
+		{"tag value type", map[string]string{"caa-azure:tags": `{"a":1}`}, "caa-azure:tags", "values are strings"},
+		{"unknown version", map[string]string{"caa-azure:caaVersion": "0.99.0"}, "caa-azure:caaVersion", "0.10.0"},
+		{"bad version", map[string]string{"caa-azure:caaVersion": "latest"}, "caa-azure:caaVersion", "not a release version"},
+		{"operator version", map[string]string{"caa-azure:operatorVersion": "main"}, "caa-azure:operatorVersion", "not a release version"},
+		{"image", map[string]string{"caa-azure:caaImage": "Not An Image"}, "caa-azure:caaImage", "container image"},
+		{"caa tag", map[string]string{"caa-azure:caaTag": "v1 beta"}, "caa-azure:caaTag", "not an image tag"},
+		{"image id", map[string]string{"caa-azure:podVmImageId": "ubuntu"}, "caa-azure:podVmImageId", "community gallery"},
+		{"bad source dir", map[string]string{"caa-azure:caaSourceDir": "../tests/fixtures/nope"}, "caa-azure:caaSourceDir", "is not a directory"},
+		{"caa root given", map[string]string{"caa-azure:caaSourceDir": "../tests/fixtures/cloud-api-adaptor"}, "caa-azure:caaSourceDir", "src/cloud-api-adaptor"},
+		{"operator dir wrong", map[string]string{"caa-azure:operatorSourceDir": "../tests/fixtures"}, "caa-azure:operatorSourceDir", "config/release"},
+		{"no chart in dir", map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:caaSourceDir": "../tests/fixtures/operator"}, "caa-azure:caaSourceDir", "install/charts/peerpods/Chart.yaml"},
+		{"unknown chart", map[string]string{"caa-azure:caaVersion": "0.30.0", "caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/s/x"}, "caa-azure:caaVersion", "chartVersion"},
+		{"bad chart version", map[string]string{"caa-azure:chartVersion": "latest"}, "caa-azure:chartVersion", "0.4.0"},
+		{"webhook on operator", map[string]string{"caa-azure:webhook": "true", "caa-azure:caaSourceDir": caaDir}, "caa-azure:webhook", "0.18.0"},
+		{"rbac proxy image", map[string]string{"caa-azure:rbacProxyImage": "UPPER/case"}, "caa-azure:rbacProxyImage", "container image"},
+		{"sample flag", map[string]string{"caa-azure:sample": "yes please"}, "caa-azure:sample", "not a boolean"},
+		{"sample image", map[string]string{"caa-azure:sampleImage": "ngi nx"}, "caa-azure:sampleImage", "container image"},
+		{"replicas", map[string]string{"caa-azure:sampleReplicas": "0"}, "caa-azure:sampleReplicas", "1 to 100"},
+		{"replicas text", map[string]string{"caa-azure:sampleReplicas": "many"}, "caa-azure:sampleReplicas", "not a whole number"},
+		{"limit", map[string]string{"caa-azure:peerpodsLimitPerNode": "0"}, "caa-azure:peerpodsLimitPerNode", "forbid every peer pod"},
+		{"sizes", map[string]string{"caa-azure:instanceSizes": "Standard_DC2as_v5,Standard_D2s_v5"}, "caa-azure:instanceSizes", "AMD SEV-SNP"},
+		{"secure boot without cvm", map[string]string{"caa-azure:tee": "none", "caa-azure:disableCvm": "true",
+			"caa-azure:instanceSize": "Standard_D2as_v5", "caa-azure:enableSecureBoot": "true"}, "caa-azure:enableSecureBoot", "disableCvm"},
+		{"pod tags", map[string]string{"caa-azure:podVmTags": `{"a":"b,c"}`}, "caa-azure:podVmTags", "','"},
+		{"grant flag", map[string]string{"caa-azure:grantVmSizeRead": "maybe"}, "caa-azure:grantVmSizeRead", "not a boolean"},
+		{"preflight mode", map[string]string{"caa-azure:preflight": "strict"}, "caa-azure:preflight", "warn"},
+		{"groups without entra", map[string]string{"caa-azure:clusterAdminGroups": "aks-admins"}, "caa-azure:clusterAdminGroups", "only clusterAuth entra"},
+		{"bad cluster auth", map[string]string{"caa-azure:clusterAuth": "aad"}, "caa-azure:clusterAuth", "local"},
+		{"bad caa auth", map[string]string{"caa-azure:caaAuth": "secret"}, "caa-azure:caaAuth", "servicePrincipal"},
+		{"long lifetime", map[string]string{"caa-azure:credentialLifetime": "900d"}, "caa-azure:credentialLifetime", "730d"},
+		{"bad lifetime", map[string]string{"caa-azure:credentialLifetime": "3 months"}, "caa-azure:credentialLifetime", "90d"},
+		{"bad generation", map[string]string{"caa-azure:credentialGeneration": "0"}, "caa-azure:credentialGeneration", "1 or more"},
+		{"removed key", map[string]string{"caa-azure:sweepPodVms": "true"}, "caa-azure:sweepPodVms", "pulumi config rm caa-azure:sweepPodVms"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := goodConfig(t)
+			for k, v := range c.set {
+				cfg[k] = v
+			}
+			_, _, err := parse(cfg)
+			if err == nil {
+				t.Fatalf("accepted; want an error naming %s", c.key)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, c.key+": ") || !strings.Contains(msg, c.detail) {
+				t.Errorf("error does not name %s with %q:\n%s", c.key, c.detail, msg)
+			}
+			if !strings.Contains(msg, "nothing was created") {
+				t.Errorf("error does not say that nothing was created:\n%s", msg)
+			}
+		})
+	}
+}
+
+// TestParseWarnsOnUnverifiedReleases: a release whose values could not
+// all be checked at its tag says so on every run.
+func TestParseWarnsOnUnverifiedReleases(t *testing.T) {
+	cfg := goodConfig(t)
+	cfg["caa-azure:caaVersion"] = "0.15.0"
+	_, warnings, err := parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "caaVersion 0.15.0: not verified") || !strings.Contains(warnings[0], "CAA#2550") {
+		t.Errorf("want one warning about 0.15.0's unverified pod VM image, got %v", warnings)
+	}
+	cfg["caa-azure:caaVersion"] = "0.10.0"
+	if _, warnings, _ = parse(cfg); len(warnings) != 0 {
+		t.Errorf("the guide's release is verified; got %v", warnings)
+	}
+}

@@ -1,12 +1,9 @@
 package tests
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"caa-azure/stack"
 )
 
 const tChart = "kubernetes:helm.sh/v4:Chart"
@@ -135,34 +132,5 @@ func TestChartOlderReleasesAndWebhook(t *testing.T) {
 	deployAndExport(t, "snp", stackConfig(t, "snp"), m)
 	if len(m.byType(tChart)) != 0 {
 		t.Error("caaVersion 0.10.0 must not install the chart")
-	}
-}
-
-func TestChartConfigErrors(t *testing.T) {
-	for name, c := range map[string]struct {
-		set       map[string]string
-		key, want string
-	}{
-		"webhook on operator": {map[string]string{"caa-azure:webhook": "true"}, "caa-azure:webhook", "0.18.0"},
-		"no chart in dir":     {map[string]string{"caa-azure:caaVersion": "0.22.0"}, "caa-azure:caaSourceDir", "install/charts/peerpods/Chart.yaml"},
-		"unknown chart":       {map[string]string{"caa-azure:caaVersion": "0.30.0", "caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/s/x"}, "caa-azure:caaVersion", "chartVersion"},
-		"bad chart version":   {map[string]string{"caa-azure:chartVersion": "latest"}, "caa-azure:chartVersion", "0.4.0"},
-	} {
-		cfg := stackConfig(t, "snp")
-		cfg["caa-azure:caaSourceDir"] = "fixtures/operator"
-		for k, v := range c.set {
-			cfg[k] = v
-		}
-		if name == "webhook on operator" || name == "bad chart version" {
-			cfg["caa-azure:caaSourceDir"] = "fixtures/cloud-api-adaptor/src/cloud-api-adaptor"
-		}
-		m := newMocks()
-		err := run(t, "snp", cfg, m, stack.Deploy)
-		if err == nil || !strings.Contains(err.Error(), c.key+": ") || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: want an error naming %s with %q, got %v", name, c.key, c.want, err)
-		}
-		if len(m.resources) != 0 {
-			t.Errorf("%s: %d resources registered", name, len(m.resources))
-		}
 	}
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"errors"
 	"os"
 	"regexp"
 	"sort"
@@ -24,65 +25,32 @@ func withExistingVNet(m *mocks) *mocks {
 	return m
 }
 
-// TestBadConfigurationRegistersNothing: every bad value is reported with its
-// key and nothing at all is registered.
-func TestBadConfigurationRegistersNothing(t *testing.T) {
+// TestBadInputRegistersNothing: a bad input, whether Parse or a lookup
+// finds it, stops the run before anything is registered, with an error
+// naming the key. Parse's own cases are in stack's TestParseRejects; the
+// first two cases here stand for all of them.
+func TestBadInputRegistersNothing(t *testing.T) {
+	noKubelogin := func(string) (string, error) { return "", errors.New("not found") }
 	cases := []struct {
-		name   string
-		set    map[string]string
-		key    string
-		detail string
+		name        string
+		set         map[string]string
+		lookPath    func(string) (string, error)
+		key, detail string
 	}{
-		{"unknown tee", map[string]string{"caa-azure:tee": "sgx"}, "caa-azure:tee", `"sgx"`},
-		{"snp with intel size", map[string]string{"caa-azure:instanceSize": "Standard_DC2es_v6"}, "caa-azure:instanceSize", "AMD SEV-SNP"},
-		{"snp with plain size", map[string]string{"caa-azure:instanceSize": "Standard_D2as_v5"}, "caa-azure:instanceSize", "Standard_DC2as_v5"},
-		{"malformed size", map[string]string{"caa-azure:instanceSize": "DC2as_v5"}, "caa-azure:instanceSize", "not an Azure VM size"},
-		{"tee none with cvm", map[string]string{"caa-azure:tee": "none", "caa-azure:instanceSize": "Standard_D2as_v5"}, "caa-azure:disableCvm", "tee is none"},
-		{"snp without cvm", map[string]string{"caa-azure:disableCvm": "true"}, "caa-azure:disableCvm", "tee is snp"},
-		{"disableCvm not bool", map[string]string{"caa-azure:disableCvm": "maybe"}, "caa-azure:disableCvm", "not a boolean"},
-		{"no region", map[string]string{"azure-native:location": ""}, "azure-native:location", "is not set"},
-		{"display region", map[string]string{"azure-native:location": "East US"}, "azure-native:location", "eastus"},
-		{"malformed cidr", map[string]string{"caa-azure:clusterSubnetCidr": "10.224.0.0"}, "caa-azure:clusterSubnetCidr", "not a CIDR"},
-		{"host bits", map[string]string{"caa-azure:clusterSubnetCidr": "10.224.1.0/16"}, "caa-azure:clusterSubnetCidr", "10.224.0.0/16"},
-		{"overlapping cidrs", map[string]string{"caa-azure:peerpodSubnetCidr": "10.224.128.0/17"}, "caa-azure:peerpodSubnetCidr", "overlaps clusterSubnetCidr"},
-		{"no next network", map[string]string{"caa-azure:clusterSubnetCidr": "255.255.0.0/16"}, "caa-azure:peerpodSubnetCidr", "no next network"},
-		{"subnet too small", map[string]string{"caa-azure:peerpodSubnetCidr": "10.225.0.0/30"}, "caa-azure:peerpodSubnetCidr", "/29"},
-		{"service range", map[string]string{"caa-azure:clusterSubnetCidr": "10.0.0.0/16"}, "caa-azure:clusterSubnetCidr", "service range"},
-		{"pod range", map[string]string{"caa-azure:peerpodSubnetCidr": "10.244.0.0/16"}, "caa-azure:peerpodSubnetCidr", "podCidr"},
-		{"ed25519 key", map[string]string{"caa-azure:sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJBc2hOi+oFGebvc4upCKKenM8Mknb4uYGIXGG4Jbg8 ed"}, "caa-azure:sshPublicKey", "only ssh-rsa"},
-		{"garbage key", map[string]string{"caa-azure:sshPublicKey": "my key"}, "caa-azure:sshPublicKey", "not an OpenSSH public key"},
-		{"missing key", map[string]string{"caa-azure:sshPublicKey": ""}, "caa-azure:sshPublicKey", "pulumi config set caa-azure:sshPublicKey"},
-		{"bad subnet id", map[string]string{"caa-azure:vnetSubnetId": "/subscriptions/x/resourceGroups/rg"}, "caa-azure:vnetSubnetId", "not a subnet id"},
-		{"rg name chars", map[string]string{"caa-azure:resourceGroupName": "my group!"}, "caa-azure:resourceGroupName", "characters"},
-		{"rg name too long for node group", map[string]string{"caa-azure:resourceGroupName": strings.Repeat("r", 80)}, "caa-azure:resourceGroupName", "at most 76"},
-		{"cluster name", map[string]string{"caa-azure:clusterName": "-aks"}, "caa-azure:clusterName", "not a valid AKS name"},
-		{"cluster name long", map[string]string{"caa-azure:clusterName": strings.Repeat("c", 64)}, "caa-azure:clusterName", "at most 63"},
-		{"node count zero", map[string]string{"caa-azure:nodeCount": "0"}, "caa-azure:nodeCount", "at least 1"},
-		{"node count text", map[string]string{"caa-azure:nodeCount": "two"}, "caa-azure:nodeCount", "not a whole number"},
-		{"admin root", map[string]string{"caa-azure:adminUsername": "root"}, "caa-azure:adminUsername", "reserved"},
-		{"k8s patch version", map[string]string{"caa-azure:kubernetesVersion": "1.33.2"}, "caa-azure:kubernetesVersion", "major.minor"},
-		{"unknown plugin", map[string]string{"caa-azure:networkPlugin": "cilium"}, "caa-azure:networkPlugin", "azure"},
-		{"tags not a map", map[string]string{"caa-azure:tags": `["a"]`}, "caa-azure:tags", "map"},
-		{"reserved tag", map[string]string{"caa-azure:tags": `{"caa-azure-stack":"x"}`}, "caa-azure:tags", "set by the program"},
-		{"node size", map[string]string{"caa-azure:nodeVmSize": "F4s_v2"}, "caa-azure:nodeVmSize", "not an Azure VM size"},
-		{"plugin mode", map[string]string{"caa-azure:networkPluginMode": "bridge"}, "caa-azure:networkPluginMode", "overlay"},
-		{"kubenet with mode", map[string]string{"caa-azure:networkPlugin": "kubenet", "caa-azure:networkPluginMode": "overlay"}, "caa-azure:networkPluginMode", "only valid with networkPlugin azure"},
-		{"pod cidr malformed", map[string]string{"caa-azure:podCidr": "10.244.0.0/33"}, "caa-azure:podCidr", "not a CIDR"},
-		{"pod cidr on service range", map[string]string{"caa-azure:podCidr": "10.0.0.0/16"}, "caa-azure:podCidr", "service range"},
-		{"tag value too long", map[string]string{"caa-azure:tags": `{"a":"` + strings.Repeat("v", 257) + `"}`}, "caa-azure:tags", "at most 256"},
-		{"operator version", map[string]string{"caa-azure:operatorVersion": "main"}, "caa-azure:operatorVersion", "not a release version"},
-		{"caa tag", map[string]string{"caa-azure:caaTag": "v1 beta"}, "caa-azure:caaTag", "not an image tag"},
-		{"rbac proxy image", map[string]string{"caa-azure:rbacProxyImage": "UPPER/case"}, "caa-azure:rbacProxyImage", "container image"},
-		{"sample flag", map[string]string{"caa-azure:sample": "yes please"}, "caa-azure:sample", "not a boolean"},
-		{"sample image", map[string]string{"caa-azure:sampleImage": "ngi nx"}, "caa-azure:sampleImage", "container image"},
-		{"grant flag", map[string]string{"caa-azure:grantVmSizeRead": "maybe"}, "caa-azure:grantVmSizeRead", "not a boolean"},
-		{"missing resource group", map[string]string{"caa-azure:resourceGroupName": "does-not-exist"}, "caa-azure:resourceGroupName", "could not be read"},
-		{"missing vnet", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, "/hub/", "/other/", 1)}, "caa-azure:vnetSubnetId", "could not be read"},
-		{"missing subnet", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, "/aks", "/nope", 1)}, "caa-azure:vnetSubnetId", `subnet "nope" does not exist`},
-		{"peer-pod outside vnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:peerpodSubnetCidr": "10.60.0.0/20"}, "caa-azure:peerpodSubnetCidr", "does not fit the address space"},
-		{"peer-pod on other subnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:peerpodSubnetCidr": "10.50.32.0/20"}, "caa-azure:peerpodSubnetCidr", `overlaps subnet "gateway"`},
-		{"subnet in other subscription", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, subscriptionID, "99999999-0000-0000-0000-000000000000", 1)}, "caa-azure:vnetSubnetId", "in subscription"},
-		{"subnet in other region", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "azure-native:location": "westeurope"}, "caa-azure:vnetSubnetId", "in region eastus"},
+		{"parse error", map[string]string{"caa-azure:tee": "sgx"}, nil, "caa-azure:tee", `"sgx"`},
+		{"removed key", map[string]string{"caa-azure:sweepPodVms": "false"}, nil, "caa-azure:sweepPodVms", "pulumi config rm caa-azure:sweepPodVms"},
+		{"missing resource group", map[string]string{"caa-azure:resourceGroupName": "does-not-exist"}, nil, "caa-azure:resourceGroupName", "could not be read"},
+		{"missing vnet", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, "/hub/", "/other/", 1)}, nil, "caa-azure:vnetSubnetId", "could not be read"},
+		{"missing subnet", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, "/aks", "/nope", 1)}, nil, "caa-azure:vnetSubnetId", `subnet "nope" does not exist`},
+		{"peer-pod outside vnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:peerpodSubnetCidr": "10.60.0.0/20"}, nil, "caa-azure:peerpodSubnetCidr", "does not fit the address space"},
+		{"peer-pod on other subnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:peerpodSubnetCidr": "10.50.32.0/20"}, nil, "caa-azure:peerpodSubnetCidr", `overlaps subnet "gateway"`},
+		{"pod range on the user's subnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:podCidr": "10.50.0.0/16"}, nil, "caa-azure:podCidr", "overlaps the subnet range"},
+		{"subnet in other subscription", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, subscriptionID, "99999999-0000-0000-0000-000000000000", 1)}, nil, "caa-azure:vnetSubnetId", "in subscription"},
+		{"subnet in other region", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "azure-native:location": "westeurope"}, nil, "caa-azure:vnetSubnetId", "in region eastus"},
+		{"no git sources offline", map[string]string{"caa-azure:operatorSourceDir": ""}, nil, "caa-azure:operatorSourceDir", "git clone --branch v0.10.0"},
+		{"no kubelogin", map[string]string{"caa-azure:clusterAuth": "entra"}, noKubelogin, "caa-azure:clusterAuth", "kubelogin"},
+		{"unknown Entra group", map[string]string{"caa-azure:clusterAuth": "entra", "caa-azure:clusterAdminGroups": "aks-admins, nobody"}, nil,
+			"caa-azure:clusterAdminGroups", `Entra group "nobody" was not found`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -90,8 +58,16 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 			for k, v := range c.set {
 				cfg[k] = v
 			}
+			lookPath := c.lookPath
+			if lookPath == nil {
+				lookPath = func(string) (string, error) { return "/usr/local/bin/kubelogin", nil }
+			}
 			m := withExistingVNet(newMocks())
-			err := run(t, "snp", cfg, m, stack.Deploy)
+			// A cache whose cloner always fails stands for a machine without network.
+			err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error {
+				_, err := stack.DeployWith(ctx, stack.Options{Sources: offlineCache(t), LookPath: lookPath})
+				return err
+			})
 			if err == nil {
 				t.Fatalf("want an error naming %s", c.key)
 			}

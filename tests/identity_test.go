@@ -88,31 +88,6 @@ func TestEntraOnlyClusterAccess(t *testing.T) {
 	}
 }
 
-func TestEntraErrorsBeforeAnything(t *testing.T) {
-	for name, c := range map[string]struct {
-		set       map[string]string
-		kubelogin bool
-		key, want string
-	}{
-		"no kubelogin":     {map[string]string{"caa-azure:clusterAuth": "entra"}, false, "caa-azure:clusterAuth", "kubelogin"},
-		"unknown group":    {map[string]string{"caa-azure:clusterAuth": "entra", "caa-azure:clusterAdminGroups": "aks-admins, nobody"}, true, "caa-azure:clusterAdminGroups", `Entra group "nobody" was not found`},
-		"groups w/o entra": {map[string]string{"caa-azure:clusterAdminGroups": "aks-admins"}, true, "caa-azure:clusterAdminGroups", "only clusterAuth entra"},
-		"bad mode":         {map[string]string{"caa-azure:clusterAuth": "aad"}, true, "caa-azure:clusterAuth", "local"},
-		"bad caa mode":     {map[string]string{"caa-azure:caaAuth": "secret"}, true, "caa-azure:caaAuth", "servicePrincipal"},
-		"long lifetime":    {map[string]string{"caa-azure:credentialLifetime": "900d"}, true, "caa-azure:credentialLifetime", "730d"},
-		"bad lifetime":     {map[string]string{"caa-azure:credentialLifetime": "3 months"}, true, "caa-azure:credentialLifetime", "90d"},
-		"bad generation":   {map[string]string{"caa-azure:credentialGeneration": "0"}, true, "caa-azure:credentialGeneration", "1 or more"},
-	} {
-		m, _, err := deployModes(t, c.set, c.kubelogin)
-		if err == nil || !strings.Contains(err.Error(), c.key+": ") || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: want an error naming %s with %q, got %v", name, c.key, c.want, err)
-		}
-		if len(m.resources) != 0 {
-			t.Errorf("%s: %d resources registered", name, len(m.resources))
-		}
-	}
-}
-
 func TestServicePrincipalMode(t *testing.T) {
 	m, out, err := deployModes(t, map[string]string{"caa-azure:caaAuth": "servicePrincipal"}, false)
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"caa-azure/stack"
 )
 
 const (
@@ -246,48 +244,4 @@ func TestSampleCanBeDisabledAndTuned(t *testing.T) {
 	}
 	expect(t, "CAA tag", str(t, m.one(t, tDaemonSet, "caa-"+ns+"/cloud-api-adaptor-daemonset"),
 		"spec", "template", "spec", "containers", "0", "image"), "quay.io/confidential-containers/cloud-api-adaptor:v0.10.0-dev")
-}
-
-func TestKubernetesConfigErrorsRegisterNothing(t *testing.T) {
-	cases := []struct {
-		name, key, detail string
-		set               map[string]string
-	}{
-		{"unknown version", "caa-azure:caaVersion", "0.10.0", map[string]string{"caa-azure:caaVersion": "0.99.0"}},
-		{"bad version", "caa-azure:caaVersion", "not a release version", map[string]string{"caa-azure:caaVersion": "latest"}},
-		{"bad source dir", "caa-azure:caaSourceDir", "is not a directory", map[string]string{"caa-azure:caaSourceDir": "fixtures/nope"}},
-		{"caa root given", "caa-azure:caaSourceDir", "src/cloud-api-adaptor", map[string]string{"caa-azure:caaSourceDir": "fixtures/cloud-api-adaptor"}},
-		{"operator dir wrong", "caa-azure:operatorSourceDir", "config/release", map[string]string{"caa-azure:operatorSourceDir": "fixtures"}},
-		{"image id", "caa-azure:podVmImageId", "community gallery", map[string]string{"caa-azure:podVmImageId": "ubuntu"}},
-		{"image", "caa-azure:caaImage", "container image", map[string]string{"caa-azure:caaImage": "Not An Image"}},
-		{"replicas", "caa-azure:sampleReplicas", "1 to 100", map[string]string{"caa-azure:sampleReplicas": "0"}},
-		{"limit", "caa-azure:peerpodsLimitPerNode", "forbid every peer pod", map[string]string{"caa-azure:peerpodsLimitPerNode": "0"}},
-		{"sizes", "caa-azure:instanceSizes", "AMD SEV-SNP", map[string]string{"caa-azure:instanceSizes": "Standard_DC2as_v5,Standard_D2s_v5"}},
-		{"secure boot without cvm", "caa-azure:enableSecureBoot", "disableCvm", map[string]string{"caa-azure:tee": "none",
-			"caa-azure:disableCvm": "true", "caa-azure:instanceSize": "Standard_D2as_v5", "caa-azure:enableSecureBoot": "true"}},
-		{"pod tags", "caa-azure:podVmTags", "','", map[string]string{"caa-azure:podVmTags": `{"a":"b,c"}`}},
-		{"preflight mode", "caa-azure:preflight", "warn", map[string]string{"caa-azure:preflight": "strict"}},
-		{"no git sources offline", "caa-azure:operatorSourceDir", "git clone --branch v0.10.0", map[string]string{"caa-azure:operatorSourceDir": ""}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := stackConfig(t, "snp")
-			for k, v := range c.set {
-				cfg[k] = v
-			}
-			m := newMocks()
-			// A cache whose cloner always fails stands for a machine
-			// without network.
-			err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error {
-				_, err := stack.DeployWith(ctx, stack.Options{Sources: offlineCache(t)})
-				return err
-			})
-			if err == nil || !strings.Contains(err.Error(), c.key+": ") || !strings.Contains(err.Error(), c.detail) {
-				t.Fatalf("want an error naming %s with %q, got %v", c.key, c.detail, err)
-			}
-			if len(m.resources) != 0 {
-				t.Errorf("%d resources were registered before the error", len(m.resources))
-			}
-		})
-	}
 }

@@ -16,81 +16,98 @@ var forbiddenRoles = map[string]string{
 	"18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
 }
 
-// TestLeastPrivilege lists every role assignment with its scope. A new
-// assignment, a wider scope or a broad built-in role fails the test.
+// TestLeastPrivilege lists every role assignment with its role, scope and
+// principal, in every mode. A new assignment, a wider scope, another
+// principal or a broad built-in role fails it. It is the one test of who
+// may do what; other tests leave scopes to it.
 func TestLeastPrivilege(t *testing.T) {
-	for _, existing := range []bool{false, true} {
-		cfg := stackConfig(t, "snp")
-		m := withExistingVNet(newMocks())
-		nodeSubnet := "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
-			"/providers/Microsoft.Network/virtualNetworks/caa-" + suffix + "-vnet/subnets/nodes"
-		peerSubnet := "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
-			"/providers/Microsoft.Network/virtualNetworks/caa-" + suffix + "-vnet/subnets/caa-peerpods-snp"
-		if existing {
-			cfg["caa-azure:vnetSubnetId"] = existingSubnetID
-			nodeSubnet = existingSubnetID
-			peerSubnet = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/caa-peerpods-snp"
-		}
-		deployAndExport(t, "snp", cfg, m)
-		group := "/subscriptions/" + subscriptionID + "/resourceGroups/" + podVMGroup(t, m)
-		subscription := "/subscriptions/" + subscriptionID
-		customRole := "azure-native:authorization:RoleDefinition::caa-identity-vm-size-reader"
-
-		want := map[string]string{
-			"network-cluster-network-contributor": roleID(roleNetworkContributor) + " @ " + nodeSubnet,
-			"caa-identity-vm-contributor":         roleID(roleVMContributor) + " @ " + group,
-			"caa-identity-reader":                 roleID(roleReader) + " @ " + group,
-			"caa-identity-network-contributor":    roleID(roleNetworkContributor) + " @ " + peerSubnet,
-			"caa-identity-vm-size-reader":         customRole + " @ " + subscription,
-		}
-		got := map[string]string{}
-		for _, ra := range m.byType(tRoleAssignment) {
-			role := str(t, ra, "roleDefinitionId")
-			if dependsOn(ra, m.one(t, tRoleDefinition, "caa-identity-vm-size-reader")) {
-				role = customRole
+	modes := append(teardownModes(),
+		teardownMode{name: "no VM size role", stack: "snp", group: "caa-rg-" + suffix, cluster: "caa-" + suffix,
+			set: map[string]string{"caa-azure:grantVmSizeRead": "false"}})
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			cfg := stackConfig(t, mode.stack)
+			for k, v := range mode.set {
+				cfg[k] = v
 			}
-			for guid, name := range forbiddenRoles {
-				if strings.HasSuffix(role, guid) {
-					t.Errorf("%s grants %s", ra.Name, name)
+			m := withExistingVNet(newMocks())
+			m.resourceGroups["team-rg"] = "eastus"
+			deployAndExport(t, mode.stack, cfg, m)
+
+			vnet := "/subscriptions/" + subscriptionID + "/resourceGroups/" + mode.group + "/providers/Microsoft.Network/virtualNetworks/" + mode.cluster + "-vnet"
+			nodeSubnet, peerSubnet := vnet+"/subnets/nodes", vnet+"/subnets/caa-peerpods-"+mode.stack
+			if mode.set["caa-azure:vnetSubnetId"] != "" {
+				nodeSubnet = existingSubnetID
+				peerSubnet = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/caa-peerpods-" + mode.stack
+			}
+			podVMs := "/subscriptions/" + subscriptionID + "/resourceGroups/" + podVMGroup(t, m)
+			subscription := "/subscriptions/" + subscriptionID
+			customRole := "custom VM size reader"
+			controlPlane := "principal-of-" + mode.cluster + "-control-plane"
+			caa := "principal-of-" + mode.cluster + "-caa"
+			if mode.set["caa-azure:caaAuth"] == "servicePrincipal" {
+				caa = "sp-object-id"
+			}
+			want := map[string]string{
+				"network-cluster-network-contributor": roleID(roleNetworkContributor) + " @ " + nodeSubnet + " to " + controlPlane,
+				"caa-identity-vm-contributor":         roleID(roleVMContributor) + " @ " + podVMs + " to " + caa,
+				"caa-identity-reader":                 roleID(roleReader) + " @ " + podVMs + " to " + caa,
+				"caa-identity-network-contributor":    roleID(roleNetworkContributor) + " @ " + peerSubnet + " to " + caa,
+			}
+			if mode.set["caa-azure:grantVmSizeRead"] != "false" {
+				want["caa-identity-vm-size-reader"] = customRole + " @ " + subscription + " to " + caa
+			}
+			got := map[string]string{}
+			for _, ra := range m.byType(tRoleAssignment) {
+				role := str(t, ra, "roleDefinitionId")
+				for _, def := range m.byType(tRoleDefinition) {
+					if dependsOn(ra, def) {
+						role = customRole
+					}
+				}
+				for guid, name := range forbiddenRoles {
+					if strings.HasSuffix(role, guid) {
+						t.Errorf("%s grants %s", ra.Name, name)
+					}
+				}
+				expect(t, ra.Name+" principal type", str(t, ra, "principalType"), "ServicePrincipal")
+				got[ra.Name] = role + " @ " + str(t, ra, "scope") + " to " + str(t, ra, "principalId")
+			}
+			var names []string
+			for n := range got {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				if want[n] == "" {
+					t.Errorf("new role assignment %s: %s; review it and add it here if it is the narrowest possible", n, got[n])
+				} else if got[n] != want[n] {
+					t.Errorf("role assignment %s is\n  %s\nwant\n  %s", n, got[n], want[n])
 				}
 			}
-			got[ra.Name] = role + " @ " + str(t, ra, "scope")
-		}
-		var names []string
-		for n := range got {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			if want[n] == "" {
-				t.Errorf("new role assignment %s: %s; review it and add it here if it is the narrowest possible", n, got[n])
-			} else if got[n] != want[n] {
-				t.Errorf("role assignment %s is %s, want %s", n, got[n], want[n])
+			for n := range want {
+				if got[n] == "" {
+					t.Errorf("role assignment %s is missing", n)
+				}
 			}
-		}
-		for n := range want {
-			if got[n] == "" {
-				t.Errorf("role assignment %s is missing", n)
+
+			// The one subscription-scoped grant carries exactly one action.
+			defs := m.byType(tRoleDefinition)
+			if mode.set["caa-azure:grantVmSizeRead"] == "false" {
+				if len(defs) != 0 {
+					t.Error("grantVmSizeRead false must create no role definition")
+				}
+				return
 			}
-		}
-
-		// The one subscription-scoped grant carries exactly one action.
-		def := m.one(t, tRoleDefinition, "caa-identity-vm-size-reader")
-		b, _ := json.Marshal(prop(t, def, "permissions").Mappable())
-		if string(b) != `[{"actions":["Microsoft.Compute/locations/vmSizes/read"]}]` {
-			t.Errorf("custom role permissions = %s", b)
-		}
-		expect(t, "custom role scope", str(t, def, "scope"), subscription)
-		expect(t, "custom role assignable scope", str(t, def, "assignableScopes", "0"), subscription)
-		expect(t, "custom role name", str(t, def, "roleName"), "caa-azure VM size reader ("+subscriptionID+"/caa-rg-"+suffix+")")
-	}
-
-	cfg := stackConfig(t, "snp")
-	cfg["caa-azure:grantVmSizeRead"] = "false"
-	m := newMocks()
-	deployAndExport(t, "snp", cfg, m)
-	if len(m.byType(tRoleDefinition)) != 0 || len(m.byType(tRoleAssignment)) != 4 {
-		t.Error("grantVmSizeRead false must create no role definition and no subscription-scoped assignment")
+			def := m.one(t, tRoleDefinition, "caa-identity-vm-size-reader")
+			b, _ := json.Marshal(prop(t, def, "permissions").Mappable())
+			if string(b) != `[{"actions":["Microsoft.Compute/locations/vmSizes/read"]}]` {
+				t.Errorf("custom role permissions = %s", b)
+			}
+			expect(t, "custom role scope", str(t, def, "scope"), subscription)
+			expect(t, "custom role assignable scope", str(t, def, "assignableScopes", "0"), subscription)
+			expect(t, "custom role name", str(t, def, "roleName"), "caa-azure VM size reader ("+subscriptionID+"/"+mode.group+")")
+		})
 	}
 }
 

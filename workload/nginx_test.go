@@ -28,7 +28,7 @@ func TestNginxSample(t *testing.T) {
 			t.Errorf("missing args: %v", err)
 		}
 		s, err := NewNginxSample(ctx, "nginx", &NginxSampleArgs{
-			Image: pulumi.String("nginx"), Replicas: pulumi.Int(1), RuntimeClassName: pulumi.String(RuntimeClassName),
+			Image: pulumi.String("nginx"), Replicas: pulumi.Int(1), RuntimeClassName: pulumi.String("kata-remote"),
 		})
 		if err != nil {
 			return err
