@@ -3,6 +3,7 @@ package tests
 import (
 	"errors"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -143,26 +144,28 @@ func TestDeclaredKeysMatchProgram(t *testing.T) {
 		t.Errorf("Pulumi.yaml declares %v\nbut stack.Parse reads %v", declared, readKeys)
 	}
 
-	// The program's own defaults equal Pulumi.yaml's: the same stack file
-	// without the project defaults parses to the same configuration.
-	withDefaults, _, err := stack.Parse(project, "snp", lookup(cfg))
+	// The program's own defaults equal Pulumi.yaml's: every declared
+	// default set explicitly parses to the same configuration as nothing set.
+	required := map[string]string{"azure-native:location": "eastus", "caa-azure:tee": "snp",
+		"caa-azure:instanceSize": "Standard_DC2as_v5", "caa-azure:disableCvm": "false", "caa-azure:sshPublicKey": testSSHKey(t)}
+	defaults := map[string]string{}
+	for k, v := range proj.Config {
+		defaults[project+":"+k] = configString(t, v.Default)
+	}
+	for k, v := range required {
+		defaults[k] = v
+	}
+	withDefaults, _, err := stack.Parse(project, "snp", lookup(defaults))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bare := map[string]string{}
-	for k, v := range cfg {
-		name := strings.TrimPrefix(k, project+":")
-		if _, declaredKey := proj.Config[name]; !declaredKey || k == "caa-azure:tee" || k == "caa-azure:instanceSize" ||
-			k == "caa-azure:disableCvm" || k == "caa-azure:sshPublicKey" {
-			bare[k] = v
-		}
-	}
-	without, _, err := stack.Parse(project, "snp", lookup(bare))
+	without, _, err := stack.Parse(project, "snp", lookup(required))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := render(withDefaults), render(without); a != b {
-		t.Errorf("Pulumi.yaml defaults differ from the program's:\n with: %s\n without: %s", a, b)
+	// Every field, so every key's default is compared.
+	if !reflect.DeepEqual(withDefaults, without) {
+		t.Errorf("Pulumi.yaml defaults differ from the program's:\n with: %+v\n without: %+v", withDefaults, without)
 	}
 
 	reference, err := os.ReadFile("../docs/configuration.md")
@@ -189,21 +192,6 @@ func TestDeclaredKeysMatchProgram(t *testing.T) {
 
 func lookup(cfg map[string]string) stack.Getter {
 	return func(k string) (string, bool) { v, ok := cfg[k]; return v, ok }
-}
-
-func render(c *stack.Config) string {
-	return strings.Join([]string{c.Location, string(c.TEE), c.InstanceSize, c.NodeVMSize, c.AdminUsername,
-		c.ClusterSubnetCIDR.String(), c.PeerPodSubnetCIDR.String(), c.NetworkPlugin, c.NetworkPluginMode, c.PodCIDR.String(),
-		c.ResourceGroupName, c.ClusterName, c.KubernetesVersion, strings.Repeat("n", c.NodeCount), renderTags(c.Tags)}, "|")
-}
-
-func renderTags(tags map[string]string) string {
-	var kv []string
-	for k, v := range tags {
-		kv = append(kv, k+"="+v)
-	}
-	sort.Strings(kv)
-	return strings.Join(kv, ",")
 }
 
 var _ pulumi.RunFunc = stack.Deploy

@@ -9,9 +9,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// step is the typical time one resource takes to become ready, and where
-// the figure comes from. The numbers are typical, not guaranteed; what the
-// test checks is the shape of the graph, which does not depend on them.
+// step is an assumed typical time for one resource to become ready, and
+// where the figure comes from. The figures make a model, not a
+// measurement: what the test checks is the shape of the graph (no avoidable
+// edge on the critical path), which does not depend on them.
 type step struct {
 	seconds int
 	source  string
@@ -19,28 +20,28 @@ type step struct {
 
 var typicalLatency = map[string]step{
 	tRandom:                               {0, "local, no API call"},
-	tResourceGroup:                        {5, "one synchronous ARM PUT"},
-	tIdentity:                             {10, "one ARM PUT; Entra replication can add seconds"},
-	tRoleAssignment:                       {30, "ARM PUT plus RBAC propagation, which Azure documents as up to minutes (caa-config.md §4)"},
-	tRoleDefinition:                       {15, "one ARM PUT at subscription scope"},
-	tFederation:                           {10, "one ARM PUT"},
-	tVNet:                                 {10, "one ARM PUT"},
-	tSubnet:                               {10, "one ARM PUT, serialised per VNet (pulumi-pitfalls.md §9)"},
-	tPublicIP:                             {5, "one ARM PUT"},
-	tNat:                                  {30, "long-running ARM operation"},
-	tCluster:                              {480, "AKS create with one node: several minutes (AKS quickstart: \"a few minutes\"); 8 min assumed"},
+	tResourceGroup:                        {5, "one synchronous ARM PUT (assumed)"},
+	tIdentity:                             {10, "one ARM PUT (assumed)"},
+	tRoleAssignment:                       {30, "one ARM PUT; Azure documents that role assignment changes can take up to 10 minutes to apply (Microsoft Learn, \"Troubleshoot Azure RBAC\"); 30 s assumed"},
+	tRoleDefinition:                       {15, "one ARM PUT at subscription scope (assumed)"},
+	tFederation:                           {10, "one ARM PUT (assumed)"},
+	tVNet:                                 {10, "one ARM PUT (assumed)"},
+	tSubnet:                               {10, "one ARM PUT; Azure serialises writes on one VNet (AnotherOperationInProgress) (assumed)"},
+	tPublicIP:                             {5, "one ARM PUT (assumed)"},
+	tNat:                                  {30, "long-running ARM operation (assumed)"},
+	tCluster:                              {480, "AKS create with one node: \"a few minutes\" (AKS quickstart, Microsoft Learn); 8 min assumed"},
 	tK8sProvider:                          {0, "local, reads the kubeconfig"},
-	tNamespace:                            {2, "one API-server write"},
-	tCRD:                                  {3, "API-server write and establishment"},
-	tClusterRole:                          {1, "one API-server write"},
-	tCRB:                                  {1, "one API-server write"},
-	tConfigMap:                            {1, "one API-server write"},
-	tSecret:                               {1, "one API-server write"},
-	tSA:                                   {1, "one API-server write"},
-	tDeployment:                           {60, "operator image pull and readiness; upstream e2e allows 10 min (caa-e2e.md)"},
-	tCcRuntime:                            {300, "kata-deploy and nydus install on the node, images pulled on a fresh node"},
-	tDaemonSet:                            {90, "CAA image pull and start-up probe (20 s initial delay, caa-objects.md)"},
-	"kubernetes:apps/v1:Deployment:nginx": {180, "pod VM create and boot; upstream e2e waits 2 min per VM lookup (caa-e2e.md)"},
+	tNamespace:                            {2, "one API-server write (assumed)"},
+	tCRD:                                  {3, "API-server write and establishment (assumed)"},
+	tClusterRole:                          {1, "one API-server write (assumed)"},
+	tCRB:                                  {1, "one API-server write (assumed)"},
+	tConfigMap:                            {1, "one API-server write (assumed)"},
+	tSecret:                               {1, "one API-server write (assumed)"},
+	tSA:                                   {1, "one API-server write (assumed)"},
+	tDeployment:                           {60, "operator image pull and readiness (assumed)"},
+	tCcRuntime:                            {300, "kata-deploy installs on the node, pulling its images on a fresh node (assumed)"},
+	tDaemonSet:                            {90, "CAA image pull and start-up; its readiness probe waits 20 s (install/yamls/daemonset.yaml at cloud-api-adaptor v0.10.0); 90 s assumed"},
+	"kubernetes:apps/v1:Deployment:nginx": {180, "an Azure VM created and booted for the pod (assumed)"},
 }
 
 // node is one resource in the dependency graph recorded under mocks.
@@ -192,57 +193,55 @@ func longest(nodes map[string]node, keep func(from, to node) bool) (int, []strin
 	return total, chain
 }
 
-// TestCriticalPath compares the deploy's critical path with the guide run
-// by hand and with the floor that only forced edges allow; an avoidable
-// edge on the critical path fails it. `go test ./tests -run CriticalPath -v`
-// prints the figures.
+// avoidableOnCriticalPath returns the critical chain when an edge that
+// the work does not force lengthens it beyond the floor, else nil.
+func avoidableOnCriticalPath(nodes map[string]node) (program, floor int, chain, floorChain []string) {
+	program, chain = longest(nodes, func(node, node) bool { return true })
+	floor, floorChain = longest(nodes, forced)
+	if program > floor {
+		return program, floor, chain, floorChain
+	}
+	return program, floor, nil, nil
+}
+
+// TestCriticalPath fails when an avoidable edge is on the deploy's
+// critical path. `go test ./tests -run CriticalPath -v` prints the
+// modelled figures.
 func TestCriticalPath(t *testing.T) {
 	for _, s := range stackFiles {
 		m := newMocks()
 		deployAndExport(t, s.name, stackConfig(t, s.name), m)
 		nodes := graph(m)
-		guide := 0
 		for _, n := range nodes {
-			l := latencyOf(n)
-			if l.seconds < 0 {
+			if latencyOf(n).seconds < 0 {
 				t.Fatalf("no typical latency for %s %s: add it to typicalLatency with its source", n.typ, n.name)
 			}
-			guide += l.seconds
 		}
-		program, chain := longest(nodes, func(node, node) bool { return true })
-		floor, floorChain := longest(nodes, forced)
-		t.Logf("stack %s: critical path %ds (%.1f min), guide step by step %ds (%.1f min), floor %ds",
-			s.name, program, float64(program)/60, guide, float64(guide)/60, floor)
-		t.Logf("critical chain:\n  %s", strings.Join(chain, "\n  "))
-		if program > floor {
+		program, floor, chain, floorChain := avoidableOnCriticalPath(nodes)
+		t.Logf("stack %s (model): critical path %ds (%.1f min), floor %ds", s.name, program, float64(program)/60, floor)
+		if chain != nil {
 			t.Errorf("stack %s: the critical path (%ds) exceeds the floor (%ds): an avoidable edge is on it.\nprogram: %s\nfloor:   %s",
 				s.name, program, floor, strings.Join(chain, " → "), strings.Join(floorChain, " → "))
-		}
-		if program >= guide {
-			t.Errorf("stack %s: the program (%ds) is no faster than doing the guide by hand (%ds)", s.name, program, guide)
-		}
-		if len(chain) < 6 || !strings.Contains(strings.Join(chain, " "), tCluster) {
-			t.Errorf("stack %s: the critical chain should run through the cluster: %v", s.name, chain)
 		}
 	}
 }
 
-// TestForcedEdgesAreReal: the floor may not lean on an edge the program
-// does not have (which would make the comparison meaningless).
-func TestForcedEdgesAreReal(t *testing.T) {
+// TestCriticalPathCatchesAvoidableEdges: the check above can fail. CAA's
+// configuration waiting for the runtime install (an edge an earlier
+// version had) puts the path over the floor.
+func TestCriticalPathCatchesAvoidableEdges(t *testing.T) {
 	m := newMocks()
 	deployAndExport(t, "snp", stackConfig(t, "snp"), m)
-	nodes := graph(m)
-	_, chain := longest(nodes, forced)
-	for i := 1; i < len(chain); i++ {
-		from := strings.Fields(chain[i])[0]
-		to := strings.Fields(chain[i-1])[0]
-		found := false
-		for _, d := range nodes[from].deps {
-			found = found || d == to
+	for _, from := range []string{tConfigMap + "::caa-" + ns + "/peer-pods-cm", tSecret + "::caa-" + ns + "/ssh-key-secret"} {
+		nodes := graph(m)
+		n, ok := nodes[from]
+		if !ok {
+			t.Fatalf("no %s in the graph", from)
 		}
-		if !found {
-			t.Errorf("floor edge %s → %s is not in the program's graph", from, to)
+		n.deps = append(n.deps, tCcRuntime+"::caa-ccruntime-peer-pods")
+		nodes[from] = n
+		if _, _, chain, _ := avoidableOnCriticalPath(nodes); chain == nil {
+			t.Errorf("%s waiting for the CcRuntime is not caught as an avoidable edge on the critical path", from)
 		}
 	}
 }

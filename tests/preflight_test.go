@@ -44,14 +44,24 @@ func (b *brokenSubscription) Allowed(context.Context, string, string) (bool, err
 }
 
 func deployWithPreflight(t *testing.T, mode string, open stack.PreflightFactory) (*mocks, error) {
+	m, _, err := deployWithPreflightWarnings(t, mode, open)
+	return m, err
+}
+
+// deployWithPreflightWarnings also returns what the run warned the user of.
+func deployWithPreflightWarnings(t *testing.T, mode string, open stack.PreflightFactory) (*mocks, []string, error) {
 	cfg := stackConfig(t, "snp")
 	cfg["caa-azure:preflight"] = mode
 	m := newMocks()
+	var warnings []string
 	err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error {
-		_, err := stack.DeployWith(ctx, stack.Options{Preflight: open})
+		d, err := stack.DeployWith(ctx, stack.Options{Preflight: open})
+		if d != nil {
+			warnings = d.Warnings
+		}
 		return err
 	})
-	return m, err
+	return m, warnings, err
 }
 
 func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
@@ -97,9 +107,12 @@ func TestPreflightErrorOnADeployedStack(t *testing.T) {
 
 func TestPreflightWarnAndOffDeploy(t *testing.T) {
 	cloud := &brokenSubscription{}
-	m, err := deployWithPreflight(t, "warn", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) { return cloud, nil })
+	m, warnings, err := deployWithPreflightWarnings(t, "warn", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) { return cloud, nil })
 	if err != nil || len(m.byType(tCluster)) != 1 || len(cloud.asked) == 0 {
 		t.Fatalf("warn mode reports and deploys: %v", err)
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), "preflight: caa-azure:instanceSize: Standard_DC2as_v5 is not offered in eastus") {
+		t.Errorf("warn mode must show each finding as a warning; got %q", warnings)
 	}
 	called := false
 	m, err = deployWithPreflight(t, "off", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) {
@@ -112,10 +125,14 @@ func TestPreflightWarnAndOffDeploy(t *testing.T) {
 }
 
 func TestPreflightWithoutCredentialsSkips(t *testing.T) {
-	m, err := deployWithPreflight(t, "error", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) {
+	m, warnings, err := deployWithPreflightWarnings(t, "error", func(context.Context, string, azauth.Settings) (preflight.Cloud, error) {
 		return nil, fmt.Errorf("%w: Azure CLI not found on path", preflight.ErrNoCredentials)
 	})
 	if err != nil || len(m.byType(tCluster)) != 1 {
 		t.Fatalf("without credentials the checks are skipped (with a warning), not fatal: %v", err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "preflight checks skipped: no Azure credentials: Azure CLI not found on path") ||
+		!strings.Contains(warnings[0], "az login") {
+		t.Errorf("the skip must be a warning that says why and how to run the checks; got %q", warnings)
 	}
 }

@@ -32,8 +32,9 @@ func TestWorkflowsLint(t *testing.T) {
 	}
 }
 
-// TestWorkflowsPinActions: every action is pinned to a release tag that a
-// comment names, and no workflow asks for more than it needs.
+// TestWorkflowsPinActions: every action is pinned to a full commit SHA (a
+// tag can be moved; a SHA cannot) with a comment naming the release it is,
+// and no workflow asks for more than it needs.
 func TestWorkflowsPinActions(t *testing.T) {
 	uses := regexp.MustCompile(`(?m)uses:\s*([^@\s]+)@(\S+)(.*)$`)
 	files, _ := filepath.Glob("../.github/workflows/*.yml")
@@ -44,8 +45,8 @@ func TestWorkflowsPinActions(t *testing.T) {
 		}
 		text := string(b)
 		for _, m := range uses.FindAllStringSubmatch(text, -1) {
-			if !regexp.MustCompile(`^v\d+\.\d+\.\d+$`).MatchString(m[2]) || !strings.Contains(m[3], "# "+m[2]) {
-				t.Errorf("%s: %s@%s must be pinned to a release tag with a comment naming it", filepath.Base(f), m[1], m[2])
+			if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(m[2]) || !regexp.MustCompile(`^\s*# v\d+\.\d+\.\d+\s*$`).MatchString(m[3]) {
+				t.Errorf("%s: %s@%s%s must be pinned to a commit SHA with a comment naming its release (# vX.Y.Z)", filepath.Base(f), m[1], m[2], m[3])
 			}
 		}
 		for _, broad := range []string{"write-all", "contents: write", "actions: write", "secrets: inherit"} {
@@ -63,6 +64,10 @@ func TestWorkflowsPinActions(t *testing.T) {
 	}
 	if strings.Contains(string(preview), "client-secret") || strings.Contains(string(preview), "ARM_CLIENT_SECRET") {
 		t.Error("preview.yml must log in with OIDC, not a client secret")
+	}
+	test, _ := os.ReadFile("../.github/workflows/test.yml")
+	if strings.Count(string(test), "bash .ci/run") != 1 || strings.Contains(string(test), "go test") || strings.Contains(string(test), "matrix") {
+		t.Error("test.yml must run the tests once per push: one `bash .ci/run`, no second `go test`, no matrix")
 	}
 	deploy, _ := os.ReadFile("../.github/workflows/deploy.yml")
 	for _, want := range []string{"workflow_dispatch", "environment: ${{ inputs.stack }}", "pulumi destroy --yes"} {
