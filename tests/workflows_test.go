@@ -66,7 +66,7 @@ func TestWorkflowsPinActions(t *testing.T) {
 		t.Error("preview.yml must log in with OIDC, not a client secret")
 	}
 	test, _ := os.ReadFile("../.github/workflows/test.yml")
-	if strings.Count(string(test), "bash .ci/run") != 1 || strings.Contains(string(test), "go test") || strings.Contains(string(test), "matrix") {
+	if strings.Count(string(test), "run: bash .ci/run") != 1 || strings.Contains(string(test), "run: go test") || strings.Contains(string(test), "matrix") {
 		t.Error("test.yml must run the tests once per push: one `bash .ci/run`, no second `go test`, no matrix")
 	}
 	deploy, _ := os.ReadFile("../.github/workflows/deploy.yml")
