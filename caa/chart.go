@@ -1,6 +1,7 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"fmt"
 	"path/filepath"
 
@@ -112,11 +113,11 @@ type ChartOptions struct {
 	Webhook          bool
 }
 
-// ChartInstall is the release's peerpods chart with the stack's values.
-func (r Release) ChartInstall(o ChartOptions) *ChartInstall {
-	source := ChartSource{Chart: ChartRepository, Version: r.ChartVersion}
+// ChartInstallOf is the release's peerpods chart with the stack's values.
+func ChartInstallOf(r upstream.Release, o ChartOptions) *ChartInstall {
+	source := ChartSource{Chart: upstream.ChartRepository, Version: r.ChartVersion}
 	if o.SourceDir != "" {
-		source = ChartSource{Chart: filepath.Join(o.SourceDir, ChartDir)}
+		source = ChartSource{Chart: filepath.Join(o.SourceDir, upstream.ChartDir)}
 	}
 	return &ChartInstall{
 		Source: source,
@@ -139,7 +140,7 @@ func (r Release) ChartInstall(o ChartOptions) *ChartInstall {
 // MoreFederatedSubjects are the service accounts besides CAA's that act as
 // CAA's identity: peerpod-ctrl, where the chart can label it for workload
 // identity.
-func (r Release) MoreFederatedSubjects(workloadIdentity bool) []string {
+func MoreFederatedSubjects(r upstream.Release, workloadIdentity bool) []string {
 	if !workloadIdentity || !r.ChartSupportsWorkloadIdentity() {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"fmt"
 	"sort"
 	"strings"
@@ -106,7 +107,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 		}); err != nil {
 			return nil, err
 		}
-		return r, r.finish(ctx, InstallChart)
+		return r, r.finish(ctx, upstream.InstallChart)
 	}
 
 	// The namespace and CRDs come first: every other operator object lives
@@ -181,7 +182,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 		caa = append(caa, res)
 	}
 	r.CAA = caa
-	return r, r.finish(ctx, InstallOperator)
+	return r, r.finish(ctx, upstream.InstallOperator)
 }
 
 // finish sets the outputs: the runtime class is known once what installs

@@ -1,8 +1,8 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -44,40 +44,6 @@ type Sources struct {
 	OperatorDir string
 }
 
-// CheckCAADir reports whether dir looks like src/cloud-api-adaptor.
-func CheckCAADir(dir string) error {
-	return needFile(dir, filepath.Join(CAAInstallDir, "kustomization.yaml"),
-		"the src/cloud-api-adaptor directory of a cloud-api-adaptor checkout")
-}
-
-// ChartDir is the peerpods chart inside src/cloud-api-adaptor (v0.18.0 on).
-const ChartDir = "install/charts/peerpods"
-
-// CheckChartDir reports whether dir (src/cloud-api-adaptor) holds the chart.
-func CheckChartDir(dir string) error {
-	return needFile(dir, filepath.Join(ChartDir, "Chart.yaml"),
-		"the src/cloud-api-adaptor directory of a cloud-api-adaptor checkout of v0.18.0 or later")
-}
-
-// CheckOperatorDir reports whether dir looks like an operator checkout.
-func CheckOperatorDir(dir string) error {
-	if err := needFile(dir, filepath.Join(OperatorReleaseDir, "kustomization.yaml"), "the root of an operator checkout"); err != nil {
-		return err
-	}
-	return needFile(dir, filepath.Join(OperatorPeerPodsDir, "kustomization.yaml"), "the root of an operator checkout")
-}
-
-func needFile(dir, rel, what string) error {
-	info, err := os.Stat(dir)
-	if err != nil || !info.IsDir() {
-		return fmt.Errorf("%q is not a directory; it must be %s", dir, what)
-	}
-	if _, err := os.Stat(filepath.Join(dir, rel)); err != nil {
-		return fmt.Errorf("%q has no %s; it must be %s", dir, rel, what)
-	}
-	return nil
-}
-
 // RenderOptions are the plain (known at render time) overlay values.
 type RenderOptions struct {
 	// CAAImage replaces the upstream image placeholder, as the guide's
@@ -103,21 +69,21 @@ type Manifests struct {
 // Render builds the guide's three kustomizations from local directories
 // and applies every overlay rule that needs no Pulumi output.
 func Render(src Sources, opts RenderOptions) (*Manifests, error) {
-	if err := CheckOperatorDir(src.OperatorDir); err != nil {
+	if err := upstream.CheckOperatorDir(src.OperatorDir); err != nil {
 		return nil, err
 	}
-	if err := CheckCAADir(src.CAADir); err != nil {
+	if err := upstream.CheckCAADir(src.CAADir); err != nil {
 		return nil, err
 	}
-	operator, err := build(filepath.Join(src.OperatorDir, OperatorReleaseDir))
+	operator, err := build(filepath.Join(src.OperatorDir, upstream.OperatorReleaseDir))
 	if err != nil {
 		return nil, err
 	}
-	samples, err := build(filepath.Join(src.OperatorDir, OperatorPeerPodsDir))
+	samples, err := build(filepath.Join(src.OperatorDir, upstream.OperatorPeerPodsDir))
 	if err != nil {
 		return nil, err
 	}
-	caaObjs, err := build(filepath.Join(src.CAADir, CAAInstallDir))
+	caaObjs, err := build(filepath.Join(src.CAADir, upstream.CAAInstallDir))
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +143,7 @@ func repairOperator(objs []Object, rbacProxyImage string) ([]Object, error) {
 	}
 	if !hasNamespace || !hasCRD || !hasDeployment {
 		return nil, fmt.Errorf("the operator's %s does not render the %s namespace, the ccruntimes CRD and the operator Deployment; is it an operator checkout?",
-			OperatorReleaseDir, Namespace)
+			upstream.OperatorReleaseDir, Namespace)
 	}
 	return objs, nil
 }
@@ -190,13 +156,13 @@ func peerPodsRuntime(objs []Object, timeoutSeconds int) (Object, error) {
 	for _, o := range objs {
 		if kindOf(o) == "CcRuntime" {
 			if found != nil {
-				return nil, fmt.Errorf("%s renders more than one CcRuntime", OperatorPeerPodsDir)
+				return nil, fmt.Errorf("%s renders more than one CcRuntime", upstream.OperatorPeerPodsDir)
 			}
 			found = o
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("%s renders no CcRuntime", OperatorPeerPodsDir)
+		return nil, fmt.Errorf("%s renders no CcRuntime", upstream.OperatorPeerPodsDir)
 	}
 	annotations := mapAt(found, "metadata", "annotations")
 	// status.runtimeClass is the comma-joined list of classes the operator
@@ -230,7 +196,7 @@ func overlayCAA(objs []Object, image string, workloadIdentity bool) ([]Object, e
 	}
 	if !hasSA || !hasDaemonSet {
 		return nil, fmt.Errorf("%s does not render ServiceAccount %s and DaemonSet %s; is it src/cloud-api-adaptor of a CAA checkout?",
-			CAAInstallDir, ServiceAccountName, DaemonSetName)
+			upstream.CAAInstallDir, ServiceAccountName, DaemonSetName)
 	}
 	return objs, nil
 }

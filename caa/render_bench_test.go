@@ -1,6 +1,7 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"context"
 	"io/fs"
 	"os"
@@ -33,20 +34,20 @@ func (c copyCloner) Clone(_ context.Context, url, _, dir string) error {
 }
 
 var fixtureRepos = copyCloner{roots: map[string]string{
-	CAARepository:      "../tests/fixtures/cloud-api-adaptor",
-	OperatorRepository: "../tests/fixtures/operator",
+	upstream.CAARepository:      "../tests/fixtures/cloud-api-adaptor",
+	upstream.OperatorRepository: "../tests/fixtures/operator",
 }}
 
 func renderFromCache(b *testing.B, cache *SourceCache) {
-	caaRoot, err := cache.Checkout(context.Background(), CAARepository, "v0.10.0")
+	caaRoot, err := cache.Checkout(context.Background(), upstream.CAARepository, "v0.10.0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	opRoot, err := cache.Checkout(context.Background(), OperatorRepository, "v0.10.0")
+	opRoot, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := Render(Sources{CAADir: filepath.Join(caaRoot, CAASubdir), OperatorDir: opRoot}, RenderOptions{}); err != nil {
+	if _, err := Render(Sources{CAADir: filepath.Join(caaRoot, upstream.CAASubdir), OperatorDir: opRoot}, RenderOptions{}); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -84,7 +85,7 @@ func TestWarmRenderNeedsNoNetwork(t *testing.T) {
 	cold := &SourceCache{Dir: dir, Cloner: fixtureRepos}
 	warm := &SourceCache{Dir: dir, Cloner: failingCloner{}}
 	for i, cache := range []*SourceCache{cold, warm} {
-		root, err := cache.Checkout(context.Background(), OperatorRepository, "v0.10.0")
+		root, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
 		if err != nil {
 			t.Fatalf("checkout %d: %v", i, err)
 		}

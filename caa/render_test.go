@@ -1,6 +1,7 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func find(t *testing.T, objs []Object, kind, key string) Object {
 }
 
 func TestRenderOperatorRepairsSidecar(t *testing.T) {
-	m := renderFixtures(t, RenderOptions{RBACProxyImage: DefaultRBACProxyImage})
+	m := renderFixtures(t, RenderOptions{RBACProxyImage: upstream.DefaultRBACProxyImage})
 	dep := find(t, m.Operator, "Deployment", "confidential-containers-system/cc-operator-controller-manager")
 	images := map[string]string{}
 	for _, c := range containers(dep) {
@@ -108,19 +109,19 @@ func TestRenderRejectsBadSources(t *testing.T) {
 
 	// A directory with the right layout but not CAA's objects.
 	bogus := filepath.Join(tmp, "caa")
-	if err := os.MkdirAll(filepath.Join(bogus, CAAInstallDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(bogus, upstream.CAAInstallDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(bogus, CAAInstallDir, "kustomization.yaml"), "resources: [cm.yaml]\n")
-	write(t, filepath.Join(bogus, CAAInstallDir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	write(t, filepath.Join(bogus, upstream.CAAInstallDir, "kustomization.yaml"), "resources: [cm.yaml]\n")
+	write(t, filepath.Join(bogus, upstream.CAAInstallDir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
 	if _, err := Render(Sources{CAADir: bogus, OperatorDir: fixtures.OperatorDir}, RenderOptions{}); err == nil ||
 		!strings.Contains(err.Error(), "does not render ServiceAccount cloud-api-adaptor") {
 		t.Errorf("non-CAA directory: %v", err)
 	}
 	// A broken kustomization names the directory.
-	write(t, filepath.Join(bogus, CAAInstallDir, "kustomization.yaml"), "resources: [missing.yaml]\n")
+	write(t, filepath.Join(bogus, upstream.CAAInstallDir, "kustomization.yaml"), "resources: [missing.yaml]\n")
 	if _, err := Render(Sources{CAADir: bogus, OperatorDir: fixtures.OperatorDir}, RenderOptions{}); err == nil ||
-		!strings.Contains(err.Error(), filepath.Join(bogus, CAAInstallDir)) {
+		!strings.Contains(err.Error(), filepath.Join(bogus, upstream.CAAInstallDir)) {
 		t.Errorf("broken kustomization: %v", err)
 	}
 }

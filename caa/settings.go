@@ -1,15 +1,13 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
-
-// UpstreamPeerPodsLimit is CAA's own PEERPODS_LIMIT_PER_NODE default.
-const UpstreamPeerPodsLimit = 10
 
 // PeerPodsSettings are the values of the peer-pods-cm ConfigMap.
 type PeerPodsSettings struct {
@@ -61,7 +59,7 @@ func (s PeerPodsSettings) ProviderConfig() pulumi.StringMap {
 // optional returns the settings written only when the user changed them.
 func (s PeerPodsSettings) optional() map[string]string {
 	out := map[string]string{"TAGS": FormatTags(s.Tags)}
-	if s.PeerPodsLimitPerNode != 0 && s.PeerPodsLimitPerNode != UpstreamPeerPodsLimit {
+	if s.PeerPodsLimitPerNode != 0 && s.PeerPodsLimitPerNode != upstream.PeerPodsLimit {
 		out["PEERPODS_LIMIT_PER_NODE"] = fmt.Sprint(s.PeerPodsLimitPerNode)
 	}
 	if len(s.InstanceSizes) > 0 {

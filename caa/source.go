@@ -11,22 +11,6 @@ import (
 	"strings"
 )
 
-// Upstream repositories, cloned as `kubectl apply -k github.com/...?ref=` would.
-const (
-	CAARepository      = "https://github.com/confidential-containers/cloud-api-adaptor"
-	OperatorRepository = "https://github.com/confidential-containers/operator"
-)
-
-// Paths inside the repositories that the guide applies.
-const (
-	// CAAInstallDir is relative to the CAA repository root; a caaSourceDir
-	// points at src/cloud-api-adaptor itself, as the guide's DIY path does.
-	CAASubdir           = "src/cloud-api-adaptor"
-	CAAInstallDir       = "install/yamls"
-	OperatorReleaseDir  = "config/release"
-	OperatorPeerPodsDir = "config/samples/ccruntime/peer-pods"
-)
-
 // Cloner fetches one tag of a git repository into dir.
 type Cloner interface {
 	Clone(ctx context.Context, url, tag, dir string) error

@@ -1,6 +1,7 @@
 package caa
 
 import (
+	"caa-azure/caa/upstream"
 	"context"
 	"errors"
 	"os"
@@ -38,18 +39,18 @@ func (c *countingCloner) Clone(_ context.Context, url, tag, dir string) error {
 func TestSourceCacheClonesOnce(t *testing.T) {
 	cloner := &countingCloner{calls: map[string]int{}}
 	cache := &SourceCache{Dir: t.TempDir(), Cloner: cloner}
-	first, err := cache.Checkout(context.Background(), CAARepository, "v0.10.0")
+	first, err := cache.Checkout(context.Background(), upstream.CAARepository, "v0.10.0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := cache.Checkout(context.Background(), CAARepository, "v0.10.0")
+	second, err := cache.Checkout(context.Background(), upstream.CAARepository, "v0.10.0")
 	if err != nil || second != first {
 		t.Fatalf("second checkout: %s, %v (first %s)", second, err, first)
 	}
-	if b, err := os.ReadFile(filepath.Join(first, "marker")); err != nil || string(b) != CAARepository+"@v0.10.0" {
+	if b, err := os.ReadFile(filepath.Join(first, "marker")); err != nil || string(b) != upstream.CAARepository+"@v0.10.0" {
 		t.Errorf("checkout content: %q %v", b, err)
 	}
-	other, err := cache.Checkout(context.Background(), OperatorRepository, "v0.10.0")
+	other, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
 	if err != nil || other == first {
 		t.Fatalf("another repository needs its own checkout: %s %v", other, err)
 	}
@@ -61,8 +62,8 @@ func TestSourceCacheClonesOnce(t *testing.T) {
 func TestSourceCacheFailedCloneLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	cache := &SourceCache{Dir: dir, Cloner: &countingCloner{calls: map[string]int{}, fail: errors.New("could not resolve host")}}
-	_, err := cache.Checkout(context.Background(), OperatorRepository, "v0.10.0")
-	if err == nil || !strings.Contains(err.Error(), OperatorRepository) || !strings.Contains(err.Error(), "v0.10.0") ||
+	_, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
+	if err == nil || !strings.Contains(err.Error(), upstream.OperatorRepository) || !strings.Contains(err.Error(), "v0.10.0") ||
 		!strings.Contains(err.Error(), "could not resolve host") {
 		t.Fatalf("error must name the URL, the tag and the cause: %v", err)
 	}

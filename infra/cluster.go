@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"caa-azure/infra/azname"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -127,7 +128,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	controlPlane, err := managedidentity.NewUserAssignedIdentity(ctx, name+"-control-plane", &managedidentity.UserAssignedIdentityArgs{
 		ResourceGroupName: c.ResourceGroupName,
 		Location:          args.Location,
-		ResourceName:      clusterName.ApplyT(ControlPlaneIdentityName).(pulumi.StringOutput),
+		ResourceName:      clusterName.ApplyT(azname.ControlPlaneIdentityName).(pulumi.StringOutput),
 		Tags:              args.Tags,
 	}, parent)
 	if err != nil {
@@ -135,12 +136,12 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 	c.ControlPlanePrincipalID = controlPlane.PrincipalId
 
-	nodeResourceGroup := c.ResourceGroupName.ApplyT(NodeResourceGroupName).(pulumi.StringOutput)
+	nodeResourceGroup := c.ResourceGroupName.ApplyT(azname.NodeResourceGroupName).(pulumi.StringOutput)
 	aks, err := containerservice.NewManagedCluster(ctx, name+"-aks", &containerservice.ManagedClusterArgs{
 		ResourceGroupName: c.ResourceGroupName,
 		Location:          args.Location,
 		ResourceName:      clusterName,
-		DnsPrefix:         clusterName.ApplyT(DNSPrefix).(pulumi.StringOutput),
+		DnsPrefix:         clusterName.ApplyT(azname.DNSPrefix).(pulumi.StringOutput),
 		KubernetesVersion: args.KubernetesVersion,
 		NodeResourceGroup: nodeResourceGroup,
 		Identity: &containerservice.ManagedClusterIdentityArgs{

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"caa-azure/infra/azname"
 	"strings"
 	"sync"
 	"testing"
@@ -85,7 +86,7 @@ func TestWorkloadIdentityComponent(t *testing.T) {
 }
 
 func TestPeerPodNetworkOnExistingSubnet(t *testing.T) {
-	id, err := ParseSubnetID("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/hub/subnets/aks")
+	id, err := azname.ParseSubnetID("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/hub/subnets/aks")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestPeerPodNetworkOnExistingSubnet(t *testing.T) {
 	if group.TypeToken != "azure-native:resources:ResourceGroup" {
 		t.Fatalf("no pod VM group: %v", group.TypeToken)
 	}
-	if got, want := group.Inputs["resourceGroupName"].StringValue(), PodVMResourceGroupName("eastus", "rg", "aks", "net/hub/caa-peerpods-test"); got != want {
+	if got, want := group.Inputs["resourceGroupName"].StringValue(), azname.PodVMResourceGroupName("eastus", "rg", "aks", "net/hub/caa-peerpods-test"); got != want {
 		t.Errorf("pod VM group %q, want %q", got, want)
 	}
 	if got := group.Inputs["location"].StringValue(); got != "eastus" {

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"caa-azure/infra/azname"
 	"fmt"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
@@ -12,7 +13,7 @@ import (
 // ExistingSubnet is a node subnet the user owns (the guide's
 // `--vnet-subnet-id`); the peer-pod subnet is added to its VNet.
 type ExistingSubnet struct {
-	ID SubnetID
+	ID azname.SubnetID
 }
 
 // PeerPodNetworkArgs configures the networks of the nodes and pod VMs.
@@ -100,7 +101,7 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 		vnet, err := network.NewVirtualNetwork(ctx, name+"-vnet", &network.VirtualNetworkArgs{
 			ResourceGroupName:  args.ResourceGroupName,
 			Location:           args.Location,
-			VirtualNetworkName: clusterName.ApplyT(VirtualNetworkName).(pulumi.StringOutput),
+			VirtualNetworkName: clusterName.ApplyT(azname.VirtualNetworkName).(pulumi.StringOutput),
 			AddressSpace: &network.AddressSpaceArgs{
 				AddressPrefixes: pulumi.StringArray{args.NodeSubnetCIDR, peerPodCIDR},
 			},
@@ -113,7 +114,7 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 		nodeSubnet, err := network.NewSubnet(ctx, name+"-nodes", &network.SubnetArgs{
 			ResourceGroupName:  args.ResourceGroupName,
 			VirtualNetworkName: vnet.Name,
-			SubnetName:         pulumi.String(NodeSubnetName),
+			SubnetName:         pulumi.String(azname.NodeSubnetName),
 			AddressPrefix:      args.NodeSubnetCIDR,
 		}, parent)
 		if err != nil {
@@ -142,7 +143,7 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	ip, err := network.NewPublicIPAddress(ctx, name+"-nat-ip", &network.PublicIPAddressArgs{
 		ResourceGroupName:        args.ResourceGroupName,
 		Location:                 args.Location,
-		PublicIpAddressName:      clusterName.ApplyT(NatPublicIPName).(pulumi.StringOutput),
+		PublicIpAddressName:      clusterName.ApplyT(azname.NatPublicIPName).(pulumi.StringOutput),
 		PublicIPAllocationMethod: network.IPAllocationMethodStatic,
 		Sku: &network.PublicIPAddressSkuArgs{
 			Name: network.PublicIPAddressSkuNameStandard,
@@ -156,7 +157,7 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	nat, err := network.NewNatGateway(ctx, name+"-nat", &network.NatGatewayArgs{
 		ResourceGroupName: args.ResourceGroupName,
 		Location:          args.Location,
-		NatGatewayName:    clusterName.ApplyT(NatGatewayName).(pulumi.StringOutput),
+		NatGatewayName:    clusterName.ApplyT(azname.NatGatewayName).(pulumi.StringOutput),
 		Sku:               &network.NatGatewaySkuArgs{Name: network.NatGatewaySkuNameStandard},
 		PublicIpAddresses: network.SubResourceArray{&network.SubResourceArgs{Id: ip.ID()}},
 		Tags:              args.Tags,
@@ -191,7 +192,7 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	// and the old one goes, with the old deployment's VMs, afterwards.
 	podVMGroupName := pulumi.All(args.Location.ToStringOutput(), args.ResourceGroupName.ToStringOutput(), clusterName,
 		vnetGroup, vnetName, args.PeerPodSubnetName.ToStringOutput()).ApplyT(func(v []any) string {
-		return PodVMResourceGroupName(v[0].(string), v[1].(string), v[2].(string), v[3].(string)+"/"+v[4].(string)+"/"+v[5].(string))
+		return azname.PodVMResourceGroupName(v[0].(string), v[1].(string), v[2].(string), v[3].(string)+"/"+v[4].(string)+"/"+v[5].(string))
 	}).(pulumi.StringOutput)
 	podVMGroup, err := resources.NewResourceGroup(ctx, name+"-podvms", &resources.ResourceGroupArgs{
 		ResourceGroupName: podVMGroupName,

@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"caa-azure/infra/azname"
+	"caa-azure/infra/cidr"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -30,7 +32,7 @@ func LookupResourceGroup(ctx *pulumi.Context, name string) (*ExistingResourceGro
 }
 
 // LookupVNet reads the VNet that holds a subnet.
-func LookupVNet(ctx *pulumi.Context, id SubnetID) (*ExistingVNet, error) {
+func LookupVNet(ctx *pulumi.Context, id azname.SubnetID) (*ExistingVNet, error) {
 	vnet, err := network.LookupVirtualNetwork(ctx, &network.LookupVirtualNetworkArgs{
 		ResourceGroupName:  id.ResourceGroup,
 		VirtualNetworkName: id.VirtualNetworkName,
@@ -86,7 +88,7 @@ type PlacementProblem struct {
 type Placement struct {
 	SubscriptionID string
 	Location       string
-	Node           SubnetID
+	Node           azname.SubnetID
 	VNet           *ExistingVNet
 	// Requested is the configured peer-pod range; invalid means "the next
 	// network of the node subnet's size".
@@ -120,19 +122,19 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 	}
 	peer := pl.Requested
 	if !peer.IsValid() {
-		next, err := NextNetwork(nodePrefixes[0])
+		next, err := cidr.NextNetwork(nodePrefixes[0])
 		if err != nil {
 			add(AboutPeerPodSubnet, "cannot be derived from the node subnet %v: %v; set it explicitly", nodePrefixes[0], err)
 			return netip.Prefix{}, problems
 		}
 		peer = next
 	}
-	if !ContainedInAny(pl.VNet.AddressSpace, peer) {
+	if !cidr.ContainedInAny(pl.VNet.AddressSpace, peer) {
 		add(AboutPeerPodSubnet, "%v does not fit the address space %v of virtual network %q; set peerpodSubnetCidr to a free "+
 			"range inside it, or add a range to the VNet (`az network vnet update --address-prefixes ...`)",
 			peer, pl.VNet.AddressSpace, pl.Node.VirtualNetworkName)
 	}
-	var others []Range
+	var others []cidr.Range
 	names := make([]string, 0, len(pl.VNet.Subnets))
 	for name := range pl.VNet.Subnets {
 		names = append(names, name)
@@ -143,7 +145,7 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 			if name == pl.OwnName && p == peer {
 				continue
 			}
-			others = append(others, Range{Name: fmt.Sprintf("subnet %q", name), Prefix: p})
+			others = append(others, cidr.Range{Name: fmt.Sprintf("subnet %q", name), Prefix: p})
 		}
 	}
 	for _, clash := range allOverlaps(peer, others) {
@@ -151,11 +153,11 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 			peer, clash.Name, clash.Prefix, pl.Node.VirtualNetworkName)
 	}
 	for _, p := range append(nodePrefixes, peer) {
-		if _, clash := FirstOverlap(p, []Range{{"podCidr", pl.PodCIDR}}); clash {
+		if _, clash := cidr.FirstOverlap(p, []cidr.Range{{Name: "podCidr", Prefix: pl.PodCIDR}}); clash {
 			add(AboutPodCIDR, "%v overlaps the subnet range %v; pod and VNet ranges must be separate", pl.PodCIDR, p)
 		}
-		if _, clash := FirstOverlap(p, []Range{{"the AKS service range", AKSServiceCIDR}}); clash {
-			add(AboutNodeSubnet, "the range %v overlaps the AKS service range %v; use subnets outside it", p, AKSServiceCIDR)
+		if _, clash := cidr.FirstOverlap(p, []cidr.Range{{Name: "the AKS service range", Prefix: cidr.AKSServiceCIDR}}); clash {
+			add(AboutNodeSubnet, "the range %v overlaps the AKS service range %v; use subnets outside it", p, cidr.AKSServiceCIDR)
 		}
 	}
 	if len(problems) > 0 {
@@ -165,10 +167,10 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 }
 
 // allOverlaps is every range in against that p overlaps, in order.
-func allOverlaps(p netip.Prefix, against []Range) []Range {
-	var out []Range
+func allOverlaps(p netip.Prefix, against []cidr.Range) []cidr.Range {
+	var out []cidr.Range
 	for len(against) > 0 {
-		clash, ok := FirstOverlap(p, against)
+		clash, ok := cidr.FirstOverlap(p, against)
 		if !ok {
 			break
 		}

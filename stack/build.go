@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"caa-azure/infra/azname"
 	"fmt"
 
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -62,7 +63,7 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	ctx.Export("peerpodSubnetId", net.PeerPodSubnetID)
 	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
 	ctx.Export("podVmResourceGroupName", net.PodVMResourceGroupName)
-	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(infra.PodVMListCommand).(pulumi.StringOutput))
+	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(azname.PodVMListCommand).(pulumi.StringOutput))
 	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
 }
 
@@ -77,7 +78,7 @@ func buildNames(ctx *pulumi.Context, cfg *Config) (stackNames, error) {
 		return n, nil
 	}
 	suffix, err := random.NewRandomString(ctx, "name-suffix", &random.RandomStringArgs{
-		Length:  pulumi.Int(infra.SuffixLength),
+		Length:  pulumi.Int(azname.SuffixLength),
 		Special: pulumi.Bool(false),
 		Upper:   pulumi.Bool(false),
 		Lower:   pulumi.Bool(true),
@@ -87,10 +88,10 @@ func buildNames(ctx *pulumi.Context, cfg *Config) (stackNames, error) {
 		return n, fmt.Errorf("creating the name suffix: %w", err)
 	}
 	if cfg.ResourceGroupName == "" {
-		n.resourceGroup = suffix.Result.ApplyT(infra.GeneratedResourceGroupName).(pulumi.StringOutput)
+		n.resourceGroup = suffix.Result.ApplyT(azname.GeneratedResourceGroupName).(pulumi.StringOutput)
 	}
 	if cfg.ClusterName == "" {
-		n.cluster = suffix.Result.ApplyT(infra.GeneratedClusterName).(pulumi.StringOutput)
+		n.cluster = suffix.Result.ApplyT(azname.GeneratedClusterName).(pulumi.StringOutput)
 	}
 	return n, nil
 }
@@ -133,7 +134,7 @@ func buildNetwork(ctx *pulumi.Context, r *resolved, names stackNames, cluster *i
 		Location:           pulumi.String(r.cfg.Location),
 		ClusterName:        names.cluster,
 		ExistingNodeSubnet: r.existingSubnet,
-		PeerPodSubnetName:  pulumi.String(infra.PeerPodSubnetName(r.cfg.Stack)),
+		PeerPodSubnetName:  pulumi.String(azname.PeerPodSubnetName(r.cfg.Stack)),
 		PeerPodSubnetCIDR:  pulumi.String(r.peerPodCIDR.String()),
 		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
 		SubscriptionID:     pulumi.String(r.subscriptionID),
@@ -151,7 +152,7 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 	args := &infra.WorkloadIdentityArgs{
 		ResourceGroupName:    cluster.ResourceGroupName,
 		Location:             pulumi.String(cfg.Location),
-		IdentityName:         names.cluster.ApplyT(infra.CAAIdentityName).(pulumi.StringOutput),
+		IdentityName:         names.cluster.ApplyT(azname.CAAIdentityName).(pulumi.StringOutput),
 		PodVMResourceGroupID: net.PodVMResourceGroupID,
 		PeerPodSubnetID:      net.PeerPodSubnetID,
 		SubscriptionID:       pulumi.String(r.subscriptionID),
@@ -160,10 +161,10 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 		Tags:                 pulumi.ToStringMap(cfg.Tags),
 		GrantVMSizeRead:      cfg.GrantVMSizeRead,
 		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
-			return infra.VMSizeRoleName(r.subscriptionID, rg)
+			return azname.VMSizeRoleName(r.subscriptionID, rg)
 		}).(pulumi.StringOutput),
 	}
-	for _, s := range cfg.Release.MoreFederatedSubjects(cfg.CAAAuth == CAAAuthWorkloadIdentity) {
+	for _, s := range caa.MoreFederatedSubjects(cfg.Release, cfg.CAAAuth == CAAAuthWorkloadIdentity) {
 		args.MoreSubjects = append(args.MoreSubjects, pulumi.String(s))
 	}
 	if cfg.CAAAuth == CAAAuthServicePrincipal {
@@ -198,7 +199,7 @@ func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *inf
 		args.PeerPodsConfig = settings.ConfigMapData()
 		args.SSHPublicKey = pulumi.String(cfg.SSHPublicKey)
 	} else {
-		args.Chart = cfg.Release.ChartInstall(caa.ChartOptions{
+		args.Chart = caa.ChartInstallOf(cfg.Release, caa.ChartOptions{
 			SourceDir:        cfg.CAASourceDir,
 			Settings:         settings,
 			WorkloadIdentity: cfg.CAAAuth == CAAAuthWorkloadIdentity,

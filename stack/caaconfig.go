@@ -1,11 +1,10 @@
 package stack
 
 import (
+	"caa-azure/caa/upstream"
 	"fmt"
 	"regexp"
 	"strings"
-
-	"caa-azure/caa"
 )
 
 // Defaults of the Kubernetes half.
@@ -23,25 +22,25 @@ var (
 
 // parseCAA reads and checks the keys of the Kubernetes half.
 func parseCAA(c *Config, r *reader) (warnings []string) {
-	version := r.strOr(keyCAAVersion, caa.DefaultVersion)
-	overrides := caa.ReleaseOverrides{
+	version := r.strOr(keyCAAVersion, upstream.DefaultVersion)
+	overrides := upstream.ReleaseOverrides{
 		OperatorVersion: r.str(keyOperatorVersion),
-		Image:           r.strOr(keyCAAImage, caa.DefaultImage),
+		Image:           r.strOr(keyCAAImage, upstream.DefaultImage),
 		Tag:             r.str(keyCAATag),
 		PodVMImageID:    r.str(keyPodVMImageID),
 		ChartVersion:    r.str(keyChartVersion),
 	}
 	versionOK := true
 	if !versionPattern.MatchString(version) {
-		r.fail(keyCAAVersion, "%q is not a release version such as %s", version, caa.DefaultVersion)
+		r.fail(keyCAAVersion, "%q is not a release version such as %s", version, upstream.DefaultVersion)
 		versionOK = false
 	}
 	if v := overrides.OperatorVersion; v != "" && !versionPattern.MatchString(v) {
-		r.fail(keyOperatorVersion, "%q is not a release version such as %s", v, caa.DefaultVersion)
+		r.fail(keyOperatorVersion, "%q is not a release version such as %s", v, upstream.DefaultVersion)
 		versionOK = false
 	}
 	if !imagePattern.MatchString(overrides.Image) {
-		r.fail(keyCAAImage, "%q is not a container image reference such as %s", overrides.Image, caa.DefaultImage)
+		r.fail(keyCAAImage, "%q is not a container image reference such as %s", overrides.Image, upstream.DefaultImage)
 		versionOK = false
 	}
 	if t := overrides.Tag; t != "" && !tagPattern.MatchString(t) {
@@ -54,7 +53,7 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		versionOK = false
 	}
 	if versionOK {
-		release, problems := caa.ResolveRelease(version, overrides)
+		release, problems := upstream.ResolveRelease(version, overrides)
 		for _, p := range problems {
 			r.fail(keyCAAVersion, "%s", p)
 		}
@@ -66,9 +65,9 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 
 	c.CAASourceDir = r.str(keyCAASourceDir)
 	if c.CAASourceDir != "" {
-		check := caa.CheckCAADir
-		if c.Release.InstallMethod == caa.InstallChart {
-			check = caa.CheckChartDir
+		check := upstream.CheckCAADir
+		if c.Release.InstallMethod == upstream.InstallChart {
+			check = upstream.CheckChartDir
 		}
 		if err := check(c.CAASourceDir); err != nil {
 			r.fail(keyCAASourceDir, "%v", err)
@@ -78,18 +77,18 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		r.fail(keyChartVersion, "%q is not a chart version such as 0.4.0", v)
 	}
 	c.Webhook = r.boolean(keyWebhook, false, "true installs the chart's peer-pods webhook, and cert-manager before it")
-	if c.Webhook && c.Release.InstallMethod != caa.InstallChart && c.Release.InstallMethod != "" {
+	if c.Webhook && c.Release.InstallMethod != upstream.InstallChart && c.Release.InstallMethod != "" {
 		r.fail(keyWebhook, "is true but caaVersion %s installs with the operator, which has no webhook; use caaVersion 0.18.0 or later", c.Release.CAAVersion)
 	}
 	c.OperatorSourceDir = r.str(keyOperatorSourceDir)
 	if c.OperatorSourceDir != "" {
-		if err := caa.CheckOperatorDir(c.OperatorSourceDir); err != nil {
+		if err := upstream.CheckOperatorDir(c.OperatorSourceDir); err != nil {
 			r.fail(keyOperatorSourceDir, "%v", err)
 		}
 	}
-	c.RBACProxyImage = r.strOr(keyRBACProxyImage, caa.DefaultRBACProxyImage)
+	c.RBACProxyImage = r.strOr(keyRBACProxyImage, upstream.DefaultRBACProxyImage)
 	if !imagePattern.MatchString(c.RBACProxyImage) {
-		r.fail(keyRBACProxyImage, "%q is not a container image reference such as %s", c.RBACProxyImage, caa.DefaultRBACProxyImage)
+		r.fail(keyRBACProxyImage, "%q is not a container image reference such as %s", c.RBACProxyImage, upstream.DefaultRBACProxyImage)
 	}
 
 	c.Sample = r.boolean(keySample, true, "true deploys the nginx sample, false skips it")
@@ -104,7 +103,7 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 			}
 			return ""
 		})
-	c.PeerPodsLimitPerNode = r.integer(keyPeerPodsLimitPerNode, caa.UpstreamPeerPodsLimit,
+	c.PeerPodsLimitPerNode = r.integer(keyPeerPodsLimitPerNode, upstream.PeerPodsLimit,
 		"use the pod VMs allowed per node (CAA's default is 10), or a negative number to not advertise a limit", func(n int) string {
 			if n == 0 {
 				return "would forbid every peer pod"

@@ -4,6 +4,9 @@
 package stack
 
 import (
+	"caa-azure/caa/upstream"
+	"caa-azure/infra/azname"
+	"caa-azure/infra/cidr"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -14,7 +17,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"caa-azure/caa"
 	"caa-azure/infra"
 )
 
@@ -121,7 +123,7 @@ type Config struct {
 	KubernetesVersion string
 
 	// VNetSubnet is the existing node subnet, or nil to create our VNet.
-	VNetSubnet *infra.SubnetID
+	VNetSubnet *azname.SubnetID
 	// ClusterSubnetCIDR is the node subnet we create (unused with VNetSubnet).
 	ClusterSubnetCIDR netip.Prefix
 	// PeerPodSubnetCIDR is the pod-VM subnet; invalid (zero) means "the next
@@ -136,7 +138,7 @@ type Config struct {
 	Tags map[string]string
 
 	// Release is the CAA version with everything derived from it.
-	Release caa.Release
+	Release upstream.Release
 	// CAASourceDir and OperatorSourceDir are local checkouts; empty means
 	// clone the release's tag.
 	CAASourceDir      string
@@ -296,12 +298,12 @@ func parseTEE(c *Config, r *reader) (warnings []string) {
 // parseCluster reads the names, the node pool and its access.
 func parseCluster(c *Config, r *reader) {
 	if c.ResourceGroupName = r.str(keyResourceGroupName); c.ResourceGroupName != "" {
-		if err := infra.ValidateResourceGroupName(c.ResourceGroupName); err != nil {
+		if err := azname.ValidateResourceGroupName(c.ResourceGroupName); err != nil {
 			r.fail(keyResourceGroupName, "%v", err)
 		}
 	}
 	if c.ClusterName = r.str(keyClusterName); c.ClusterName != "" {
-		if err := infra.ValidateClusterName(c.ClusterName); err != nil {
+		if err := azname.ValidateClusterName(c.ClusterName); err != nil {
 			r.fail(keyClusterName, "%v", err)
 		}
 	}
@@ -319,7 +321,7 @@ func parseCluster(c *Config, r *reader) {
 		r.fail(keyNodeVMSize, "%v", err)
 	}
 	c.AdminUsername = r.strOr(keyAdminUsername, DefaultAdminUsername)
-	if err := infra.ValidateAdminUsername(c.AdminUsername); err != nil {
+	if err := azname.ValidateAdminUsername(c.AdminUsername); err != nil {
 		r.fail(keyAdminUsername, "%v", err)
 	}
 	if key, err := parseSSHPublicKey(r.str(keySSHPublicKey)); err != nil {
@@ -338,7 +340,7 @@ func parseCluster(c *Config, r *reader) {
 // that no two ranges overlap.
 func parseNetwork(c *Config, r *reader) {
 	if raw := r.str(keyVNetSubnetID); raw != "" {
-		if id, err := infra.ParseSubnetID(raw); err != nil {
+		if id, err := azname.ParseSubnetID(raw); err != nil {
 			r.fail(keyVNetSubnetID, "%v", err)
 		} else {
 			c.VNetSubnet = &id
@@ -364,7 +366,7 @@ func parseNetwork(c *Config, r *reader) {
 
 	rangesOK := true
 	parseCIDR := func(key, raw string) netip.Prefix {
-		p, err := infra.ParseNetwork(raw)
+		p, err := cidr.ParseNetwork(raw)
 		if err != nil {
 			r.fail(key, "%v", err)
 			rangesOK = false
@@ -382,7 +384,7 @@ func parseNetwork(c *Config, r *reader) {
 	if raw := r.str(keyPeerPodSubnetCIDR); raw != "" {
 		c.PeerPodSubnetCIDR = parseCIDR(keyPeerPodSubnetCIDR, raw)
 	} else if c.VNetSubnet == nil && c.ClusterSubnetCIDR.IsValid() {
-		next, err := infra.NextNetwork(c.ClusterSubnetCIDR)
+		next, err := cidr.NextNetwork(c.ClusterSubnetCIDR)
 		if err != nil {
 			r.fail(keyPeerPodSubnetCIDR, "cannot be derived from clusterSubnetCidr: %v; set it explicitly", err)
 			rangesOK = false
@@ -400,19 +402,19 @@ func parseNetwork(c *Config, r *reader) {
 	}
 	// Each range is checked against the ones before it, so a clash is
 	// reported once, on the range the user is likelier to change.
-	var ranges []infra.Range
+	var ranges []cidr.Range
 	for _, rg := range []struct {
 		key string
 		p   netip.Prefix
-	}{{"the AKS service range", infra.AKSServiceCIDR}, {keyPodCIDR, c.PodCIDR},
+	}{{"the AKS service range", cidr.AKSServiceCIDR}, {keyPodCIDR, c.PodCIDR},
 		{keyClusterSubnetCIDR, c.ClusterSubnetCIDR}, {keyPeerPodSubnetCIDR, c.PeerPodSubnetCIDR}} {
 		if !rg.p.IsValid() {
 			continue
 		}
-		if clash, ok := infra.FirstOverlap(rg.p, ranges); ok {
+		if clash, ok := cidr.FirstOverlap(rg.p, ranges); ok {
 			r.fail(rg.key, "%v overlaps %s %v; %s", rg.p, clash.Name, clash.Prefix, rangeAdvice(rg.key, c))
 		}
-		ranges = append(ranges, infra.Range{Name: rg.key, Prefix: rg.p})
+		ranges = append(ranges, cidr.Range{Name: rg.key, Prefix: rg.p})
 	}
 }
 
@@ -428,7 +430,7 @@ func rangeAdvice(key string, c *Config) string {
 }
 
 func suggestNext(p netip.Prefix) string {
-	if n, err := infra.NextNetwork(p); err == nil {
+	if n, err := cidr.NextNetwork(p); err == nil {
 		return n.String()
 	}
 	return "another private range"

@@ -282,6 +282,7 @@ func TestParseRejects(t *testing.T) {
 		{"rg name too long for node group", map[string]string{"caa-azure:resourceGroupName": strings.Repeat("r", 80)}, "caa-azure:resourceGroupName", "at most 76"},
 		{"cluster name", map[string]string{"caa-azure:clusterName": "-aks"}, "caa-azure:clusterName", "not a valid AKS name"},
 		{"cluster name long", map[string]string{"caa-azure:clusterName": strings.Repeat("c", 64)}, "caa-azure:clusterName", "at most 63"},
+		{"cluster name too long for its VNet", map[string]string{"caa-azure:clusterName": strings.Repeat("c", 60)}, "caa-azure:clusterName", "use at most 59"},
 		{"node count zero", map[string]string{"caa-azure:nodeCount": "0"}, "caa-azure:nodeCount", "at least 1"},
 		{"node count huge", map[string]string{"caa-azure:nodeCount": "1001"}, "caa-azure:nodeCount", "1 to 1000"},
 		{"node count text", map[string]string{"caa-azure:nodeCount": "two"}, "caa-azure:nodeCount", "not a whole number"},

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"caa-azure/caa/upstream"
+	"caa-azure/infra/azname"
 	"fmt"
 	"net/netip"
 	"os"
@@ -56,7 +58,7 @@ func resolve(ctx *pulumi.Context, cfg *Config, opts Options, log *userLog) (*res
 			return nil, err
 		}
 	}
-	if cfg.Release.InstallMethod == caa.InstallOperator {
+	if cfg.Release.InstallMethod == upstream.InstallOperator {
 		if r.manifests, err = renderManifests(ctx.Context(), cfg, opts.Sources); err != nil {
 			return nil, err
 		}
@@ -81,7 +83,7 @@ func (r *resolved) placeInUserVNet(ctx *pulumi.Context) error {
 	}
 	peer, problems := infra.PlacePeerPodSubnet(infra.Placement{
 		SubscriptionID: r.subscriptionID, Location: r.cfg.Location, Node: id, VNet: vnet,
-		Requested: r.cfg.PeerPodSubnetCIDR, OwnName: infra.PeerPodSubnetName(r.cfg.Stack), PodCIDR: r.cfg.PodCIDR,
+		Requested: r.cfg.PeerPodSubnetCIDR, OwnName: azname.PeerPodSubnetName(r.cfg.Stack), PodCIDR: r.cfg.PodCIDR,
 	})
 	if len(problems) > 0 {
 		keys := map[string]string{infra.AboutNodeSubnet: keyVNetSubnetID, infra.AboutPeerPodSubnet: keyPeerPodSubnetCIDR, infra.AboutPodCIDR: keyPodCIDR}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"caa-azure/caa/upstream"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -38,11 +39,11 @@ func renderManifests(ctx context.Context, cfg *Config, cache *caa.SourceCache) (
 		return dir
 	}
 	if src.OperatorDir == "" {
-		src.OperatorDir = checkout(keyOperatorSourceDir, caa.OperatorRepository, cfg.Release.OperatorVersion)
+		src.OperatorDir = checkout(keyOperatorSourceDir, upstream.OperatorRepository, cfg.Release.OperatorVersion)
 	}
 	if src.CAADir == "" {
-		if root := checkout(keyCAASourceDir, caa.CAARepository, cfg.Release.CAAVersion); root != "" {
-			src.CAADir = filepath.Join(root, caa.CAASubdir)
+		if root := checkout(keyCAASourceDir, upstream.CAARepository, cfg.Release.CAAVersion); root != "" {
+			src.CAADir = filepath.Join(root, upstream.CAASubdir)
 		}
 	}
 	if err := errs.err(); err != nil {
@@ -63,7 +64,7 @@ func renderManifests(ctx context.Context, cfg *Config, cache *caa.SourceCache) (
 
 func subdirHint(key string) string {
 	if key == keyCAASourceDir {
-		return "'s " + caa.CAASubdir + " directory"
+		return "'s " + upstream.CAASubdir + " directory"
 	}
 	return ""
 }

@@ -1,12 +1,12 @@
 package tests
 
 import (
+	"caa-azure/infra/azname"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"caa-azure/infra"
 	"caa-azure/stack"
 )
 
@@ -194,7 +194,7 @@ func TestPodVMGroupFollowsReplacements(t *testing.T) {
 	if got := groupOf(map[string]string{"caa-azure:sampleReplicas": "2"}); got != base {
 		t.Errorf("a change that replaces nothing moved the pod VM group from %s to %s", base, got)
 	}
-	want := infra.PodVMResourceGroupName("eastus", "caa-rg-"+suffix, "caa-"+suffix, "caa-rg-"+suffix+"/caa-"+suffix+"-vnet/caa-peerpods-snp")
+	want := azname.PodVMResourceGroupName("eastus", "caa-rg-"+suffix, "caa-"+suffix, "caa-rg-"+suffix+"/caa-"+suffix+"-vnet/caa-peerpods-snp")
 	expect(t, "pod VM group", base, want)
 }
 

@@ -1,4 +1,7 @@
-package infra
+// Package cidr is the address-range maths of the stack: the next network
+// of a size, parsing, containment and the one overlap check. It needs no
+// SDK, so it is fuzzed in CI.
+package cidr
 
 import (
 	"fmt"

@@ -1,4 +1,7 @@
-package infra
+// Package azname derives and checks Azure names and ARM ids: what the stack
+// calls its resources and how long each name may be. It needs no SDK, so it
+// is fuzzed in CI.
+package azname
 
 import (
 	"crypto/sha256"
@@ -18,6 +21,9 @@ const (
 	maxResourceGroupName     = 90
 	maxNodeResourceGroupName = 80
 	maxClusterName           = 63
+	maxVirtualNetworkName    = 64
+	maxNetworkResourceName   = 80 // NAT gateway, public IP, subnet
+	maxIdentityName          = 128
 	maxDNSPrefix             = 54
 	maxAdminUsername         = 32
 )
@@ -67,6 +73,9 @@ func ValidateClusterName(name string) error {
 		return fmt.Errorf("is empty")
 	case len(name) > maxClusterName:
 		return fmt.Errorf("%q is %d characters; AKS allows at most %d", name, len(name), maxClusterName)
+	case len(VirtualNetworkName(name)) > maxVirtualNetworkName:
+		return fmt.Errorf("%q is %d characters; the stack's VNet %q would exceed Azure's %d, so use at most %d",
+			name, len(name), VirtualNetworkName(name), maxVirtualNetworkName, maxVirtualNetworkName-len(VirtualNetworkName("")))
 	case !clusterNamePattern.MatchString(name):
 		return fmt.Errorf("%q is not a valid AKS name; use letters, digits, '-' and '_', starting and ending with a letter or digit", name)
 	}

@@ -1,10 +1,17 @@
-package caa
+// Package upstream is what this program knows of the upstream projects: the
+// CAA releases and their values, and the layout of the repositories it
+// renders. It needs no SDK, so the configuration that uses it can be fuzzed
+// cheaply.
+package upstream
 
 import (
 	"fmt"
 	"sort"
 	"strings"
 )
+
+// PeerPodsLimit is CAA's own PEERPODS_LIMIT_PER_NODE default.
+const PeerPodsLimit = 10
 
 // DefaultVersion is the CAA release the upstream Azure guide installs.
 const DefaultVersion = "0.10.0"

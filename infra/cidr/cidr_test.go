@@ -1,4 +1,4 @@
-package infra
+package cidr
 
 import (
 	"net/netip"

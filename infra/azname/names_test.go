@@ -1,6 +1,7 @@
-package infra
+package azname
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -76,25 +77,6 @@ func TestDNSPrefix(t *testing.T) {
 	}
 }
 
-func TestRoleDefinitionID(t *testing.T) {
-	got := RoleDefinitionID("sub", RoleReader)
-	if got != "/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7" {
-		t.Errorf("got %s", got)
-	}
-}
-
-func TestDecodeKubeconfig(t *testing.T) {
-	if got, err := DecodeKubeconfig("YXBpVmVyc2lvbjogdjE="); err != nil || got != "apiVersion: v1" {
-		t.Errorf("got %q, %v", got, err)
-	}
-	if _, err := DecodeKubeconfig("not base64!"); err == nil {
-		t.Error("invalid base64 must be an error")
-	}
-	if _, err := DecodeKubeconfig(""); err == nil {
-		t.Error("an empty kubeconfig must be an error")
-	}
-}
-
 func TestPodVMResourceGroupName(t *testing.T) {
 	base := PodVMResourceGroupName("eastus", "caa-rg-a1b2c3", "caa-a1b2c3", "caa-rg-a1b2c3/caa-a1b2c3-vnet/caa-peerpods-snp")
 	if !strings.HasPrefix(base, "caa-a1b2c3-podvms-") || len(base) != len("caa-a1b2c3-podvms-")+8 {
@@ -121,4 +103,45 @@ func TestPodVMResourceGroupName(t *testing.T) {
 	if n := len(PodVMResourceGroupName("eastus", "rg", long, "x")); n > 90 {
 		t.Errorf("pod VM group name is %d characters; Azure allows 90", n)
 	}
+}
+
+// FuzzDerivedNames: for any cluster and resource group name the checks
+// accept, every name derived from them fits Azure's length and character
+// rules ("Naming rules and restrictions for Azure resources").
+func FuzzDerivedNames(f *testing.F) {
+	f.Add("caa-a1b2c3", "caa-rg-a1b2c3", "snp")
+	f.Add(strings.Repeat("c", 59), strings.Repeat("g", 76), strings.Repeat("s", 80))
+	f.Add("a", "g.", "x")
+	rgChars := regexp.MustCompile(`^[-\w.()]+$`)
+	f.Fuzz(func(t *testing.T, cluster, group, stack string) {
+		if ValidateClusterName(cluster) != nil || ValidateResourceGroupName(group) != nil {
+			return
+		}
+		for what, c := range map[string]struct {
+			name string
+			max  int
+		}{
+			"VNet":                  {VirtualNetworkName(cluster), 64},
+			"NAT gateway":           {NatGatewayName(cluster), 80},
+			"NAT public IP":         {NatPublicIPName(cluster), 80},
+			"control-plane id":      {ControlPlaneIdentityName(cluster), 128},
+			"CAA identity":          {CAAIdentityName(cluster), 128},
+			"node resource group":   {NodeResourceGroupName(group), 80},
+			"DNS prefix":            {DNSPrefix(cluster), 54},
+			"peer-pod subnet":       {PeerPodSubnetName(stack), 80},
+			"pod VM resource group": {PodVMResourceGroupName("eastus", group, cluster, "g/v/s"), 90},
+		} {
+			if len(c.name) == 0 || len(c.name) > c.max {
+				t.Fatalf("cluster %q, group %q: the %s name %q is %d characters; Azure allows 1 to %d", cluster, group, what, c.name, len(c.name), c.max)
+			}
+		}
+		for _, rg := range []string{NodeResourceGroupName(group), PodVMResourceGroupName("eastus", group, cluster, "g/v/s")} {
+			if ValidateResourceGroupName(rg) != nil && !strings.Contains(ValidateResourceGroupName(rg).Error(), "node resource group") {
+				t.Fatalf("derived group %q breaks Azure's rules: %v", rg, ValidateResourceGroupName(rg))
+			}
+			if !rgChars.MatchString(rg) || strings.HasSuffix(rg, ".") {
+				t.Fatalf("derived group %q has characters Azure refuses", rg)
+			}
+		}
+	})
 }
