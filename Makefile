@@ -7,10 +7,13 @@
 # first build after `go test` would recompile the Azure SDKs (3 min, 5.7 GB).
 GO       ?= go
 BIN      := bin/caa-azure
-GOFLAGS_BUILD := -ldflags=-s\ -w
+# The hash of the sources, computed as stack.SourceHash does; the program
+# refuses to run when the sources no longer match it (a stale binary).
+SOURCE_HASH = $(shell find . -path ./.git -prune -o -path ./bin -prune -o -path ./tests -prune -o -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+GOFLAGS_BUILD = -ldflags="-s -w -X caa-azure/stack.builtFrom=$(SOURCE_HASH)"
 SOURCES  := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tests/*') go.mod go.sum
 
-.PHONY: build test ci clean
+.PHONY: build test ci clean source-hash
 build: $(BIN)
 
 $(BIN): $(SOURCES)
@@ -18,6 +21,9 @@ $(BIN): $(SOURCES)
 
 test:
 	$(GO) test ./...
+
+source-hash:
+	@echo $(SOURCE_HASH)
 
 ci:
 	bash .ci/run

@@ -53,6 +53,9 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 		return nil, fmt.Errorf("caa-azure needs Pulumi CLI %s (`pulumi version`; upgrade with `pulumi upgrade` or your package manager): %w",
 			MinimumPulumiVersion, err)
 	}
+	if err := checkFresh(builtFrom, ctx.RootDirectory()); err != nil {
+		return nil, err
+	}
 	cfg, warnings, err := Parse(ctx.Project(), ctx.Stack(), func(key string) (string, bool) { return ctx.GetConfig(key) })
 	if err != nil {
 		return nil, err
