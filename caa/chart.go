@@ -38,13 +38,19 @@ type ChartSource struct {
 // ChartValues are the values this program sets on the peerpods chart. Each
 // field names the key of install/charts/peerpods/values.yaml it fills.
 type ChartValues struct {
-	// image.name, image.tag
+	// image.name, image.tag (upstream.ImageRef.ChartNameTag)
 	Image, Tag string
-	// providerConfigs.azure.*: the peer-pods-cm settings (CLOUD_PROVIDER is
-	// the chart's `provider`).
+	// providerConfigs.azure.*: the peer-pods-cm settings, which the chart's
+	// configmap template copies key by key (PEERPODS_LIMIT_PER_NODE
+	// included: the chart's top-level `limit` is read by no template).
+	// CLOUD_PROVIDER is the chart's `provider`.
 	ProviderConfig pulumi.StringMapInput
-	// limit: PEERPODS_LIMIT_PER_NODE.
-	Limit int
+	// SubchartTag and RBACProxyImage, when set, pin resourceCtrl.image.tag
+	// and webhook.image.tag (`latest` in charts before 0.2.0) and replace
+	// resourceCtrl.authProxy.image and webhook.authProxy.image
+	// (gcr.io/kubebuilder/kube-rbac-proxy, which gcr.io no longer serves,
+	// in chart 0.1.1).
+	SubchartTag, RBACProxyImage string
 	// secrets.mode reference + secrets.existingSecretName: the program owns
 	// peer-pods-secret, so no credential passes through chart values.
 	ExistingSecretName string
@@ -73,6 +79,15 @@ func (v ChartValues) Map() pulumi.Map {
 	}
 	daemonset := pulumi.Map{"podLabels": podLabels}
 	resourceCtrl := pulumi.Map{"enabled": pulumi.Bool(v.PeerPodCtrl)}
+	webhook := pulumi.Map{"enabled": pulumi.Bool(v.Webhook)}
+	if v.SubchartTag != "" {
+		resourceCtrl["image"] = pulumi.Map{"tag": pulumi.String(v.SubchartTag)}
+		webhook["image"] = pulumi.Map{"tag": pulumi.String(v.SubchartTag)}
+	}
+	if v.RBACProxyImage != "" {
+		resourceCtrl["authProxy"] = pulumi.Map{"image": pulumi.String(v.RBACProxyImage)}
+		webhook["authProxy"] = pulumi.Map{"image": pulumi.String(v.RBACProxyImage)}
+	}
 	if v.WorkloadIdentityAnnotations {
 		daemonset["serviceAccount"] = pulumi.Map{"annotations": saAnnotations}
 		resourceCtrl["podLabels"] = podLabels
@@ -85,10 +100,9 @@ func (v ChartValues) Map() pulumi.Map {
 			"mode":               pulumi.String("reference"),
 			"existingSecretName": pulumi.String(v.ExistingSecretName),
 		},
-		"limit":        pulumi.String(fmt.Sprint(v.Limit)),
 		"daemonset":    daemonset,
 		"resourceCtrl": resourceCtrl,
-		"webhook":      pulumi.Map{"enabled": pulumi.Bool(v.Webhook)},
+		"webhook":      webhook,
 	}
 	if v.Image != "" {
 		image := pulumi.Map{"name": pulumi.String(v.Image)}
@@ -111,21 +125,28 @@ type ChartOptions struct {
 	WorkloadIdentity bool
 	ClientID         pulumi.StringInput
 	Webhook          bool
+	// RBACProxyImage replaces the subcharts' vanished sidecar where the
+	// release needs it (upstream.Release.SubchartTag).
+	RBACProxyImage string
 }
 
-// ChartInstallOf is the release's peerpods chart with the stack's values.
-func ChartInstallOf(r upstream.Release, o ChartOptions) *ChartInstall {
+// ChartInstallOf is the release's peerpods chart with the stack's values;
+// it fails when the chart cannot render the release's image.
+func ChartInstallOf(r upstream.Release, o ChartOptions) (*ChartInstall, error) {
+	name, tag, err := r.ImageRef().ChartNameTag()
+	if err != nil {
+		return nil, err
+	}
 	source := ChartSource{Chart: upstream.ChartRepository, Version: r.ChartVersion}
 	if o.SourceDir != "" {
 		source = ChartSource{Chart: filepath.Join(o.SourceDir, upstream.ChartDir)}
 	}
-	return &ChartInstall{
+	c := &ChartInstall{
 		Source: source,
 		Values: ChartValues{
-			Image:                       r.Image,
-			Tag:                         r.Tag,
+			Image:                       name,
+			Tag:                         tag,
 			ProviderConfig:              o.Settings.ProviderConfig(),
-			Limit:                       o.Settings.PeerPodsLimitPerNode,
 			ExistingSecretName:          SecretName,
 			WorkloadIdentity:            o.WorkloadIdentity,
 			WorkloadIdentityAnnotations: o.WorkloadIdentity && r.ChartSupportsWorkloadIdentity(),
@@ -135,6 +156,11 @@ func ChartInstallOf(r upstream.Release, o ChartOptions) *ChartInstall {
 		},
 		CertManager: o.Webhook,
 	}
+	if r.SubchartTag != "" {
+		c.Values.SubchartTag = r.SubchartTag
+		c.Values.RBACProxyImage = o.RBACProxyImage
+	}
+	return c, nil
 }
 
 // MoreFederatedSubjects are the service accounts besides CAA's that act as

@@ -47,12 +47,11 @@ func (s PeerPodsSettings) ConfigMapData() pulumi.StringMap {
 }
 
 // ProviderConfig is the chart's providerConfigs.azure: the same settings
-// without CLOUD_PROVIDER (the chart's `provider`) and the per-node limit
-// (the chart's `limit`).
+// without CLOUD_PROVIDER (the chart's `provider`). The chart's configmap
+// template copies every key of it into peer-pods-cm.
 func (s PeerPodsSettings) ProviderConfig() pulumi.StringMap {
 	data := s.ConfigMapData()
 	delete(data, "CLOUD_PROVIDER")
-	delete(data, "PEERPODS_LIMIT_PER_NODE")
 	return data
 }
 

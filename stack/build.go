@@ -199,13 +199,18 @@ func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *inf
 		args.PeerPodsConfig = settings.ConfigMapData()
 		args.SSHPublicKey = pulumi.String(cfg.SSHPublicKey)
 	} else {
-		args.Chart = caa.ChartInstallOf(cfg.Release, caa.ChartOptions{
+		chart, err := caa.ChartInstallOf(cfg.Release, caa.ChartOptions{
 			SourceDir:        cfg.CAASourceDir,
 			Settings:         settings,
 			WorkloadIdentity: cfg.CAAAuth == CAAAuthWorkloadIdentity,
 			ClientID:         identity.ClientID,
 			Webhook:          cfg.Webhook,
+			RBACProxyImage:   cfg.RBACProxyImage,
 		})
+		if err != nil {
+			return nil, fmt.Errorf("caaVersion %s: %w", cfg.Release.CAAVersion, err)
+		}
+		args.Chart = chart
 	}
 	if cfg.CAAAuth == CAAAuthServicePrincipal {
 		args.Credentials = pulumi.ToSecret(pulumi.StringMap{

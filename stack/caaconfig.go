@@ -16,7 +16,7 @@ const (
 var (
 	versionPattern = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+$`)
 	imagePattern   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
-	tagPattern     = regexp.MustCompile(`^([\w][\w.-]{0,127}|sha256:[a-f0-9]{64})$`)
+	tagPattern     = regexp.MustCompile(`^([\w][\w.-]{0,127}(@sha256:[a-f0-9]{64})?|sha256:[a-f0-9]{64})$`)
 	imageIDPattern = regexp.MustCompile(`^/(CommunityGalleries|subscriptions)/[^\s]+$`)
 )
 
@@ -44,7 +44,7 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		versionOK = false
 	}
 	if t := overrides.Tag; t != "" && !tagPattern.MatchString(t) {
-		r.fail(keyCAATag, "%q is not an image tag (letters, digits, '_', '.', '-') or sha256 digest", t)
+		r.fail(keyCAATag, "%q is not an image tag (letters, digits, '_', '.', '-'), a sha256 digest, or tag@sha256:<digest>", t)
 		versionOK = false
 	}
 	if id := overrides.PodVMImageID; id != "" && !imageIDPattern.MatchString(id) {
@@ -58,6 +58,7 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 			r.fail(keyCAAVersion, "%s", p)
 		}
 		c.Release = release
+		checkRelease(c, r)
 		if release.Unverified != "" {
 			warnings = append(warnings, fmt.Sprintf("caaVersion %s: not verified at the release tag: %s", release.CAAVersion, release.Unverified))
 		}
@@ -130,4 +131,27 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		return ""
 	})
 	return warnings
+}
+
+// checkRelease refuses what the release cannot do with these settings.
+func checkRelease(c *Config, r *reader) {
+	rel := c.Release
+	if rel.PodVMImageID == "" && rel.CAAVersion != "" && rel.InstallMethod != "" {
+		r.fail(keyPodVMImageID, "is required with caaVersion %s: %s", rel.CAAVersion, upstream.NoPodVMImage)
+	}
+	if rel.InstallMethod != upstream.InstallChart {
+		return
+	}
+	if _, _, err := rel.ImageRef().ChartNameTag(); err != nil {
+		r.fail(keyCAATag, "%v", err)
+	}
+	// The chart path has no operator: a value for it would be ignored.
+	if r.str(keyOperatorVersion) != "" {
+		r.fail(keyOperatorVersion, "is set but caaVersion %s installs with CAA's peerpods chart, which has no operator; "+
+			"remove it (`pulumi config rm %s`), or use caaVersion 0.17.0 or earlier for the operator", rel.CAAVersion, qualify(keyOperatorVersion))
+	}
+	if r.str(keyOperatorSourceDir) != "" {
+		r.fail(keyOperatorSourceDir, "is set but caaVersion %s installs with CAA's peerpods chart, which has no operator; "+
+			"remove it (`pulumi config rm %s`)", rel.CAAVersion, qualify(keyOperatorSourceDir))
+	}
 }

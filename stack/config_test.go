@@ -329,6 +329,15 @@ func TestParseRejects(t *testing.T) {
 		{"bad lifetime", map[string]string{"caa-azure:credentialLifetime": "3 months"}, "caa-azure:credentialLifetime", "90d"},
 		{"bad generation", map[string]string{"caa-azure:credentialGeneration": "0"}, "caa-azure:credentialGeneration", "1 or more"},
 		{"removed key", map[string]string{"caa-azure:sweepPodVms": "true"}, "caa-azure:sweepPodVms", "pulumi config rm caa-azure:sweepPodVms"},
+		{"0.22.0 has no pod VM image", map[string]string{"caa-azure:caaVersion": "0.22.0"}, "caa-azure:podVmImageId", "az-copy-image"},
+		{"chart cannot render a bare digest", map[string]string{"caa-azure:caaVersion": "0.20.0", "caa-azure:caaTag": "sha256:" + strings.Repeat("a", 64)},
+			"caa-azure:caaTag", "v0.22.0@sha256:"},
+		{"chart cannot render a digest image", map[string]string{"caa-azure:caaVersion": "0.20.0",
+			"caa-azure:caaImage": "quay.io/c/caa@sha256:" + strings.Repeat("a", 64)}, "caa-azure:caaTag", "without a tag"},
+		{"operator version on the chart", map[string]string{"caa-azure:caaVersion": "0.20.0", "caa-azure:operatorVersion": "0.17.0"},
+			"caa-azure:operatorVersion", "peerpods chart, which has no operator"},
+		{"operator dir on the chart", map[string]string{"caa-azure:caaVersion": "0.20.0", "caa-azure:operatorSourceDir": "../tests/fixtures/operator"},
+			"caa-azure:operatorSourceDir", "pulumi config rm caa-azure:operatorSourceDir"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -363,6 +372,15 @@ func TestParseWarnsOnUnverifiedReleases(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "caaVersion 0.15.0: not verified") || !strings.Contains(warnings[0], "CAA#2550") {
 		t.Errorf("want one warning about 0.15.0's unverified pod VM image, got %v", warnings)
 	}
+	cfg["caa-azure:caaVersion"] = "0.20.0"
+	if _, warnings, _ = parse(cfg); len(warnings) != 1 || !strings.Contains(warnings[0], "azure-podvm-release") {
+		t.Errorf("a chart release's pod VM image is unverified and says why; got %v", warnings)
+	}
+	cfg["caa-azure:podVmImageId"] = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/images/mine"
+	if _, warnings, _ = parse(cfg); len(warnings) != 0 {
+		t.Errorf("with the user's own image nothing is unverified; got %v", warnings)
+	}
+	delete(cfg, "caa-azure:podVmImageId")
 	cfg["caa-azure:caaVersion"] = "0.10.0"
 	if _, warnings, _ = parse(cfg); len(warnings) != 0 {
 		t.Errorf("the guide's release is verified; got %v", warnings)

@@ -50,7 +50,7 @@ func renderManifests(ctx context.Context, cfg *Config, cache *caa.SourceCache) (
 		return nil, err
 	}
 	manifests, err := caa.Render(src, caa.RenderOptions{
-		CAAImage:                cfg.Release.ImageRef(),
+		CAAImage:                cfg.Release.ImageRef().String(),
 		RBACProxyImage:          cfg.RBACProxyImage,
 		RuntimeClassWaitTimeout: runtimeClassTimeoutSeconds,
 		NoWorkloadIdentity:      cfg.CAAAuth == CAAAuthServicePrincipal,

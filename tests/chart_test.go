@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -22,7 +25,7 @@ func chartStack(t *testing.T, set map[string]string) *mocks {
 }
 
 func TestChartInstall(t *testing.T) {
-	m := chartStack(t, map[string]string{"caa-azure:caaVersion": "0.22.0"})
+	m := chartStack(t, map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:podVmImageId": ownPodVMImage})
 	clusterName := "caa-" + suffix
 	chart := m.one(t, tChart, "caa-peerpods")
 	expect(t, "chart", str(t, chart, "chart"), "oci://ghcr.io/confidential-containers/cloud-api-adaptor/charts/peerpods")
@@ -43,7 +46,7 @@ func TestChartInstall(t *testing.T) {
 		"AZURE_RESOURCE_GROUP":  podVMGroup(t, m),
 		"AZURE_SUBNET_ID": "/subscriptions/" + subscriptionID + "/resourceGroups/caa-rg-" + suffix +
 			"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-snp",
-		"AZURE_IMAGE_ID": "/CommunityGalleries/cococommunity-42d8482d-92cd-415b-b332-7648bd978eff/Images/peerpod-podvm-fedora/Versions/0.22.0",
+		"AZURE_IMAGE_ID": ownPodVMImage,
 		"DISABLECVM":     "false",
 		"TAGS":           "caa-azure-stack=caa-azure/snp",
 	} {
@@ -54,7 +57,16 @@ func TestChartInstall(t *testing.T) {
 	}
 	expect(t, "secret mode", str(t, chart, append(v, "secrets", "mode")...), "reference")
 	expect(t, "secret name", str(t, chart, append(v, "secrets", "existingSecretName")...), "peer-pods-secret")
-	expect(t, "limit", str(t, chart, append(v, "limit")...), "10")
+	if _, ok := prop(t, chart, v...).ObjectValue()["limit"]; ok {
+		t.Error("the chart's top-level `limit` is read by no template; the limit goes in providerConfigs.azure")
+	}
+	for _, part := range []string{"resourceCtrl", "webhook"} {
+		for _, key := range []string{"image", "authProxy"} {
+			if _, ok := prop(t, chart, append(v, part)...).ObjectValue()[resource.PropertyKey(key)]; ok {
+				t.Errorf("chart 0.4.0 pins %s.%s itself; the program must not override it", part, key)
+			}
+		}
+	}
 	client := "client-of-" + clusterName + "-caa"
 	for _, part := range []string{"daemonset", "resourceCtrl"} {
 		expect(t, part+" WI label", str(t, chart, append(v, part, "podLabels", "azure.workload.identity/use")...), "true")
@@ -119,7 +131,7 @@ func TestChartOlderReleasesAndWebhook(t *testing.T) {
 	}
 
 	// A local chart directory instead of the published chart.
-	m = chartStack(t, map[string]string{"caa-azure:caaVersion": "0.22.0",
+	m = chartStack(t, map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:podVmImageId": ownPodVMImage,
 		"caa-azure:caaSourceDir": "fixtures/cloud-api-adaptor/src/cloud-api-adaptor"})
 	chart = m.one(t, tChart, "caa-peerpods")
 	expect(t, "local chart", str(t, chart, "chart"), "fixtures/cloud-api-adaptor/src/cloud-api-adaptor/install/charts/peerpods")
@@ -133,4 +145,26 @@ func TestChartOlderReleasesAndWebhook(t *testing.T) {
 	if len(m.byType(tChart)) != 0 {
 		t.Error("caaVersion 0.10.0 must not install the chart")
 	}
+}
+
+// TestChartValuesLandWhereTheChartReadsThem: the per-node limit reaches
+// peer-pods-cm through providerConfigs.azure; a custom image is split into
+// the chart's name and tag; 0.18.0's subcharts are pinned and repaired.
+func TestChartValuesLandWhereTheChartReadsThem(t *testing.T) {
+	m := chartStack(t, map[string]string{"caa-azure:caaVersion": "0.18.0", "caa-azure:peerpodsLimitPerNode": "4",
+		"caa-azure:caaImage": "example.azurecr.io/caa:v9"})
+	chart := m.one(t, tChart, "caa-peerpods")
+	v := []string{"values"}
+	expect(t, "PEERPODS_LIMIT_PER_NODE", str(t, chart, "values", "providerConfigs", "azure", "PEERPODS_LIMIT_PER_NODE"), "4")
+	expect(t, "image name", str(t, chart, append(v, "image", "name")...), "example.azurecr.io/caa")
+	expect(t, "image tag", str(t, chart, append(v, "image", "tag")...), "v9")
+	for _, part := range []string{"resourceCtrl", "webhook"} {
+		expect(t, part+" image tag", str(t, chart, append(v, part, "image", "tag")...), "a5f492482236b9fc4a77088efe6b4c2159ae6a03")
+		expect(t, part+" kube-rbac-proxy", str(t, chart, append(v, part, "authProxy", "image")...), "registry.k8s.io/kubebuilder/kube-rbac-proxy:v0.14.0")
+	}
+
+	digest := "sha256:" + strings.Repeat("c", 64)
+	m = chartStack(t, map[string]string{"caa-azure:caaVersion": "0.20.0", "caa-azure:caaTag": "v0.20.0@" + digest})
+	chart = m.one(t, tChart, "caa-peerpods")
+	expect(t, "digest rides on the tag", str(t, chart, append(v, "image", "tag")...), "v0.20.0@"+digest)
 }

@@ -28,6 +28,8 @@ const (
 	fakeExecKubeconfig = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    exec:\n      command: kubelogin\n      args: [get-token, --login, devicecode]\n"
 	fakeKubeconfig     = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user: {token: " + fakeToken + "}\n"
 	suffix             = "x7k2p9"
+	// ownPodVMImage is a user's gallery image, which caaVersion 0.22.0 needs.
+	ownPodVMImage = "/subscriptions/" + subscriptionID + "/resourceGroups/img/providers/Microsoft.Compute/galleries/g/images/podvm/versions/0.22.0"
 )
 
 // fakeVNet is an existing VNet the mocks answer lookups for.

@@ -25,7 +25,8 @@ func teardownModes() []teardownMode {
 	generated := func(name, stackName string, set map[string]string) teardownMode {
 		return teardownMode{name: name, stack: stackName, set: set, group: "caa-rg-" + suffix, cluster: "caa-" + suffix}
 	}
-	chart := map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:caaSourceDir": "", "caa-azure:operatorSourceDir": ""}
+	chart := map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:caaSourceDir": "", "caa-azure:operatorSourceDir": "",
+		"caa-azure:podVmImageId": ownPodVMImage}
 	modes := []teardownMode{
 		generated("snp", "snp", nil),
 		generated("tdx", "tdx", nil),

@@ -10,21 +10,21 @@ func TestResolveKnownRelease(t *testing.T) {
 	if problems != nil {
 		t.Fatal(problems)
 	}
-	if r.OperatorVersion != "0.10.0" || r.ImageRef() != "quay.io/confidential-containers/cloud-api-adaptor:v0.10.0-amd64" ||
+	if r.OperatorVersion != "0.10.0" || r.ImageRef().String() != "quay.io/confidential-containers/cloud-api-adaptor:v0.10.0-amd64" ||
 		!strings.HasSuffix(r.PodVMImageID, "/Images/peerpod-podvm-ubuntu2204-cvm-snp/Versions/0.10.0") {
 		t.Errorf("derived values: %+v", r)
 	}
 	r, _ = ResolveRelease("v0.10.0", ReleaseOverrides{Tag: "dev", Image: "example.com/caa", OperatorVersion: "v0.11.0", PodVMImageID: "/subscriptions/s/x"})
-	if r.ImageRef() != "example.com/caa:dev" || r.OperatorVersion != "0.11.0" || r.PodVMImageID != "/subscriptions/s/x" {
+	if r.ImageRef().String() != "example.com/caa:dev" || r.OperatorVersion != "0.11.0" || r.PodVMImageID != "/subscriptions/s/x" {
 		t.Errorf("overrides not applied: %+v", r)
 	}
 	r, _ = ResolveRelease("0.10.0", ReleaseOverrides{Image: "localhost:5000/caa:mine"})
-	if r.ImageRef() != "localhost:5000/caa:mine" {
-		t.Errorf("an image with its own tag must be used as is: %s", r.ImageRef())
+	if r.ImageRef().String() != "localhost:5000/caa:mine" {
+		t.Errorf("an image with its own tag must be used as is: %s", r.ImageRef().String())
 	}
 	r, _ = ResolveRelease("0.10.0", ReleaseOverrides{Tag: "sha256:" + strings.Repeat("a", 64)})
-	if r.ImageRef() != DefaultImage+"@sha256:"+strings.Repeat("a", 64) {
-		t.Errorf("digest tag: %s", r.ImageRef())
+	if r.ImageRef().String() != DefaultImage+"@sha256:"+strings.Repeat("a", 64) {
+		t.Errorf("digest tag: %s", r.ImageRef().String())
 	}
 }
 
@@ -35,7 +35,7 @@ func TestResolveUnknownRelease(t *testing.T) {
 		t.Fatalf("want one problem listing the known versions and the missing keys, got %v", problems)
 	}
 	r, problems := ResolveRelease("0.99.0", ReleaseOverrides{Tag: "v0.99.0-amd64", PodVMImageID: "/CommunityGalleries/g/Images/i/Versions/0.99.0", ChartVersion: "0.9.0"})
-	if problems != nil || r.InstallMethod != InstallChart || r.ChartVersion != "0.9.0" || r.ImageRef() != DefaultImage+":v0.99.0-amd64" {
+	if problems != nil || r.InstallMethod != InstallChart || r.ChartVersion != "0.9.0" || r.ImageRef().String() != DefaultImage+":v0.99.0-amd64" {
 		t.Fatalf("explicit values make an unknown version usable: %+v %v", r, problems)
 	}
 	if _, problems := ResolveRelease("0.99.0", ReleaseOverrides{Image: "example.com/caa:x", PodVMImageID: "/subscriptions/s"}); len(problems) != 1 ||
@@ -67,9 +67,16 @@ func TestReleaseTable(t *testing.T) {
 		case !chart && (r.InstallMethod != InstallOperator || r.OperatorVersion != v || r.ChartVersion != ""):
 			t.Errorf("%s: releases before 0.18.0 install with the operator of the same version: %+v", v, r)
 		}
-		if r.Tag == "" || !strings.HasPrefix(r.PodVMImageID, "/CommunityGalleries/") ||
-			!strings.HasSuffix(r.PodVMImageID, "/Versions/"+v) {
+		// Every release has a published image of its own version, except
+		// 0.22.0, which publishes none and so requires podVmImageId.
+		noImage := v == "0.22.0"
+		if r.Tag == "" || (noImage != (r.PodVMImageID == "")) || (!noImage && (!strings.HasPrefix(r.PodVMImageID, "/CommunityGalleries/") ||
+			!strings.HasSuffix(r.PodVMImageID, "/Versions/"+v))) {
 			t.Errorf("%s: incomplete entry %+v", v, r)
+		}
+		// Subcharts that pull latest (charts before 0.2.0) are pinned.
+		if pinned := r.SubchartTag == r.Tag && r.Tag != ""; chart && pinned != !semverAtLeast(v, "0.20.0") {
+			t.Errorf("%s: subchart pin %q, want the release's tag exactly for 0.18.0 and 0.19.0", v, r.SubchartTag)
 		}
 		if r.ChartSupportsWorkloadIdentity() != semverAtLeast(v, "0.21.0") {
 			t.Errorf("%s: chart workload-identity support misjudged", v)
@@ -77,5 +84,41 @@ func TestReleaseTable(t *testing.T) {
 	}
 	if !semverAtLeast("0.21.1", "0.21.0") || semverAtLeast("0.9.9", "0.10.0") || !semverAtLeast("v1.0.0", "0.22.0") {
 		t.Error("semverAtLeast compares numerically")
+	}
+}
+
+// TestImageRefs: one function gives both install paths their image, and
+// the chart's form is refused where the chart cannot render it.
+func TestImageRefs(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("b", 64)
+	cases := []struct {
+		image, tag                          string
+		full, chartName, chartTag, chartErr string
+	}{
+		{"quay.io/c/caa", "v1", "quay.io/c/caa:v1", "quay.io/c/caa", "v1", ""},
+		{"example.azurecr.io/caa:v9", "", "example.azurecr.io/caa:v9", "example.azurecr.io/caa", "v9", ""},
+		{"localhost:5000/caa:mine", "", "localhost:5000/caa:mine", "localhost:5000/caa", "mine", ""},
+		{"quay.io/c/caa", "v1@" + digest, "quay.io/c/caa:v1@" + digest, "quay.io/c/caa", "v1@" + digest, ""},
+		{"quay.io/c/caa:v1@" + digest, "", "quay.io/c/caa:v1@" + digest, "quay.io/c/caa", "v1@" + digest, ""},
+		{"quay.io/c/caa", digest, "quay.io/c/caa@" + digest, "", "", "without a tag"},
+		{"quay.io/c/caa@" + digest, "", "quay.io/c/caa@" + digest, "", "", "without a tag"},
+		{"localhost:5000/caa", "", "localhost:5000/caa", "", "", "has no tag"},
+		{"example.azurecr.io/caa:v9", "v10", "example.azurecr.io/caa:v10", "example.azurecr.io/caa", "v10", ""},
+	}
+	for _, c := range cases {
+		ref := SplitImage(c.image).WithTag(c.tag)
+		if ref.String() != c.full {
+			t.Errorf("%s + %q = %s, want %s", c.image, c.tag, ref, c.full)
+		}
+		name, tag, err := ref.ChartNameTag()
+		if c.chartErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.chartErr) {
+				t.Errorf("%s + %q: chart form %s:%s, want an error with %q (got %v)", c.image, c.tag, name, tag, c.chartErr, err)
+			}
+			continue
+		}
+		if err != nil || name != c.chartName || tag != c.chartTag {
+			t.Errorf("%s + %q: chart form %q %q %v, want %q %q", c.image, c.tag, name, tag, err, c.chartName, c.chartTag)
+		}
 	}
 }
