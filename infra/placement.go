@@ -127,6 +127,11 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 			add(AboutPeerPodSubnet, "cannot be derived from the node subnet %v: %v; set it explicitly", nodePrefixes[0], err)
 			return netip.Prefix{}, problems
 		}
+		if !cidr.IsPrivate(next) {
+			add(AboutPeerPodSubnet, "would be %v, the network after the node subnet %v, which is public address space; "+
+				"set peerpodSubnetCidr to a free private range (RFC 1918 or RFC 6598) of the VNet", next, nodePrefixes[0])
+			return netip.Prefix{}, problems
+		}
 		peer = next
 	}
 	if !cidr.ContainedInAny(pl.VNet.AddressSpace, peer) {

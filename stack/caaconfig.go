@@ -125,8 +125,12 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 	}
 
 	c.PodVMTags = parseTags(r, keyPodVMTags, c.StackID(), func(k, v string) string {
-		if strings.ContainsAny(k, ",="+badTagChars) || strings.ContainsAny(v, ",=") {
-			return fmt.Sprintf("tag %q=%q cannot be passed to CAA; names and values must not contain ',' or '=' (and names none of %s)", k, v, badTagChars)
+		// CAA's entrypoint passes `-tags ${TAGS}` unquoted (v0.10.0's
+		// entrypoint.sh), so a space would split the value and drop every
+		// flag after it.
+		if strings.ContainsAny(k, ",= \t\n"+badTagChars) || strings.ContainsAny(v, ",= \t\n") {
+			return fmt.Sprintf("tag %q=%q cannot be passed to CAA; names and values must not contain ',', '=' or spaces "+
+				"(and names none of %s); use '-' or '_' instead, such as cost-center=team_a", k, v, badTagChars)
 		}
 		return ""
 	})

@@ -385,10 +385,15 @@ func parseNetwork(c *Config, r *reader) {
 		c.PeerPodSubnetCIDR = parseCIDR(keyPeerPodSubnetCIDR, raw)
 	} else if c.VNetSubnet == nil && c.ClusterSubnetCIDR.IsValid() {
 		next, err := cidr.NextNetwork(c.ClusterSubnetCIDR)
-		if err != nil {
+		switch {
+		case err != nil:
 			r.fail(keyPeerPodSubnetCIDR, "cannot be derived from clusterSubnetCidr: %v; set it explicitly", err)
 			rangesOK = false
-		} else {
+		case !cidr.IsPrivate(next):
+			r.fail(keyPeerPodSubnetCIDR, "would be %v, the network after clusterSubnetCidr %v, which is public address space; "+
+				"set peerpodSubnetCidr to a private range (RFC 1918 or RFC 6598) such as 10.225.0.0/16", next, c.ClusterSubnetCIDR)
+			rangesOK = false
+		default:
 			c.PeerPodSubnetCIDR = next
 		}
 	}

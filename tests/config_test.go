@@ -23,6 +23,10 @@ func withExistingVNet(m *mocks) *mocks {
 		addressSpace: []string{"10.50.0.0/16"},
 		subnets:      map[string]string{"aks": "10.50.0.0/20", "gateway": "10.50.32.0/24"},
 	}
+	// A VNet whose node subnet is the last of 192.168/16: the next network
+	// of its size is public.
+	m.vnets["net-rg/edge"] = fakeVNet{location: "eastus", addressSpace: []string{"192.168.0.0/16"},
+		subnets: map[string]string{"aks": "192.168.255.0/24"}}
 	return m
 }
 
@@ -47,6 +51,8 @@ func TestBadInputRegistersNothing(t *testing.T) {
 		{"peer-pod on other subnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:peerpodSubnetCidr": "10.50.32.0/20"}, nil, "caa-azure:peerpodSubnetCidr", `overlaps subnet "gateway"`},
 		{"pod range on the user's subnet", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "caa-azure:podCidr": "10.50.0.0/16"}, nil, "caa-azure:podCidr", "overlaps the subnet range"},
 		{"subnet in other subscription", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, subscriptionID, "99999999-0000-0000-0000-000000000000", 1)}, nil, "caa-azure:vnetSubnetId", "in subscription"},
+		{"derived range public in the user's VNet", map[string]string{"caa-azure:vnetSubnetId": strings.Replace(existingSubnetID, "/hub/", "/edge/", 1)},
+			nil, "caa-azure:peerpodSubnetCidr", "192.169.0.0/24"},
 		{"subnet in other region", map[string]string{"caa-azure:vnetSubnetId": existingSubnetID, "azure-native:location": "westeurope"}, nil, "caa-azure:vnetSubnetId", "in region eastus"},
 		{"no git sources offline", map[string]string{"caa-azure:operatorSourceDir": ""}, nil, "caa-azure:operatorSourceDir", "git clone --branch v0.10.0"},
 		{"no kubelogin", map[string]string{"caa-azure:clusterAuth": "entra"}, noKubelogin, "caa-azure:clusterAuth", "kubelogin"},

@@ -91,10 +91,23 @@ func ValidateAdminUsername(name string) error {
 		return fmt.Errorf("%q is %d characters; at most %d are allowed", name, len(name), maxAdminUsername)
 	case !adminUserPattern.MatchString(name):
 		return fmt.Errorf("%q is not a valid Linux user name; start with a letter, then letters, digits, '-' or '_'", name)
-	case name == "root":
-		return fmt.Errorf("%q is reserved; pick another name such as azuser", name)
+	case reservedAdminUsernames[strings.ToLower(name)]:
+		return fmt.Errorf("%q is a name Azure reserves for Linux VMs; pick another such as azuser", name)
 	}
 	return nil
+}
+
+// reservedAdminUsernames are the Linux admin names Azure refuses
+// ("Linux VM FAQ: what are the username requirements", Microsoft Learn),
+// which AKS's linuxProfile inherits; root is refused too.
+var reservedAdminUsernames = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`administrator admin user user1 test user2 test1 user3 admin1 1 123 a actuser adm
+		admin2 aspnet backup console david guest john owner root server sql support support_388945a0 sys test2 test3
+		user4 user5`) {
+		reservedAdminUsernames[n] = true
+	}
 }
 
 // DNSPrefix derives the AKS DNS prefix from the cluster name: the prefix

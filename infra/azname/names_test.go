@@ -51,7 +51,7 @@ func TestValidateNames(t *testing.T) {
 		{"cluster dot", ValidateClusterName, "a.b", "not a valid AKS name"},
 		{"user ok", ValidateAdminUsername, "azuser", ""},
 		{"user digit", ValidateAdminUsername, "1user", "not a valid Linux user name"},
-		{"user root", ValidateAdminUsername, "root", "reserved"},
+		{"user root", ValidateAdminUsername, "root", "reserves"},
 		{"user long", ValidateAdminUsername, strings.Repeat("u", 33), "at most 32"},
 	}
 	for _, c := range cases {

@@ -88,3 +88,17 @@ func ParseNetwork(s string) (netip.Prefix, error) {
 	}
 	return p, nil
 }
+
+// privateSpace is RFC 1918's private ranges and RFC 6598's shared address
+// space, the ranges a VNet can use without shadowing public addresses.
+var privateSpace = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+}
+
+// IsPrivate reports whether p lies inside RFC 1918 or RFC 6598 space.
+func IsPrivate(p netip.Prefix) bool {
+	return ContainedInAny(privateSpace, p)
+}

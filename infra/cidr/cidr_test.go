@@ -112,3 +112,12 @@ func FuzzNextNetwork(f *testing.F) {
 func contains(s, sub string) bool {
 	return strings.Contains(s, sub)
 }
+
+func TestIsPrivate(t *testing.T) {
+	for p, want := range map[string]bool{"10.225.0.0/16": true, "172.31.0.0/16": true, "172.32.0.0/16": false, "192.168.4.0/24": true,
+		"192.169.0.0/16": false, "100.64.0.0/16": true, "100.128.0.0/16": false, "11.0.0.0/8": false, "10.0.0.0/7": false} {
+		if got := IsPrivate(netip.MustParsePrefix(p)); got != want {
+			t.Errorf("IsPrivate(%s) = %v, want %v", p, got, want)
+		}
+	}
+}
