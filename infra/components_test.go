@@ -52,6 +52,7 @@ func TestWorkloadIdentityComponent(t *testing.T) {
 			IdentityName:         pulumi.String("caa"),
 			PodVMResourceGroupID: pulumi.String("/subscriptions/s/resourceGroups/rg"),
 			PeerPodSubnetID:      pulumi.String("/subnet/peerpods"),
+			SubnetRoleID:         pulumi.String("/subnet-role"),
 			SubscriptionID:       pulumi.String("s"),
 			OIDCIssuerURL:        pulumi.String("https://issuer/"),
 			Subject:              pulumi.String("system:serviceaccount:ns:sa"),
@@ -74,9 +75,9 @@ func TestWorkloadIdentityComponent(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"vm-contributor":      "/subscriptions/s/resourceGroups/rg " + RoleDefinitionID("s", RoleVirtualMachineContributor),
-		"reader":              "/subscriptions/s/resourceGroups/rg " + RoleDefinitionID("s", RoleReader),
-		"network-contributor": "/subnet/peerpods " + RoleDefinitionID("s", RoleNetworkContributor),
+		"vm-contributor": "/subscriptions/s/resourceGroups/rg " + RoleDefinitionID("s", RoleVirtualMachineContributor),
+		"reader":         "/subscriptions/s/resourceGroups/rg " + RoleDefinitionID("s", RoleReader),
+		"subnet-join":    "/subnet/peerpods /subnet-role",
 	}
 	for k, v := range want {
 		if scopes[k] != v {
@@ -100,6 +101,7 @@ func TestPeerPodNetworkOnExistingSubnet(t *testing.T) {
 			PeerPodSubnetCIDR:  pulumi.String("10.1.0.0/24"),
 			ClusterPrincipalID: pulumi.String("p"),
 			SubscriptionID:     pulumi.String("s"),
+			SubnetRoleName:     pulumi.String("caa-azure subnet join (s/rg/aks)"),
 		})
 		return err
 	})
@@ -110,7 +112,7 @@ func TestPeerPodNetworkOnExistingSubnet(t *testing.T) {
 	if peer.Inputs["resourceGroupName"].StringValue() != "net" || peer.Inputs["virtualNetworkName"].StringValue() != "hub" {
 		t.Errorf("peer-pod subnet not placed in the user's VNet: %v", peer.Inputs)
 	}
-	if got := m.resources["net-cluster-network-contributor"].Inputs["scope"].StringValue(); got != id.String() {
+	if got := m.resources["net-cluster-subnet-join"].Inputs["scope"].StringValue(); got != id.String() {
 		t.Errorf("grant scope %s, want the user's subnet", got)
 	}
 	// The pod VM group is ours even with the user's subnet, named after the

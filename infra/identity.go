@@ -21,8 +21,10 @@ type WorkloadIdentityArgs struct {
 	// PodVMResourceGroupID is the group CAA creates pod VMs in, and the only
 	// scope of its Virtual Machine Contributor and Reader roles.
 	PodVMResourceGroupID pulumi.StringInput
-	// PeerPodSubnetID is the only network scope CAA needs (to attach pod VM NICs).
+	// PeerPodSubnetID is the only network scope CAA needs (to attach pod VM
+	// NICs), where it holds SubnetRoleID: join and read, nothing else.
 	PeerPodSubnetID pulumi.StringInput
+	SubnetRoleID    pulumi.StringInput
 	SubscriptionID  pulumi.StringInput
 	// OIDCIssuerURL is the cluster's issuer that signs service-account tokens.
 	OIDCIssuerURL pulumi.StringInput
@@ -108,17 +110,17 @@ func (w *WorkloadIdentity) Dependencies() []pulumi.Resource {
 // identityRole is one role CAA holds, and on what.
 type identityRole struct {
 	suffix string
-	role   string
+	role   pulumi.StringInput
 	scope  pulumi.StringInput
 }
 
 // NewWorkloadIdentity creates the identity, grants Virtual Machine
-// Contributor and Reader on the pod VM resource group and Network Contributor
-// on the peer-pod subnet, and federates the identity with CAA's service
-// account.
+// Contributor and Reader on the pod VM resource group and the subnet join
+// role on the peer-pod subnet, and federates the identity with CAA's
+// service account.
 func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, opts ...pulumi.ResourceOption) (*WorkloadIdentity, error) {
 	if args == nil || args.ResourceGroupName == nil || args.IdentityName == nil || args.PodVMResourceGroupID == nil ||
-		args.PeerPodSubnetID == nil || args.SubscriptionID == nil ||
+		args.PeerPodSubnetID == nil || args.SubnetRoleID == nil || args.SubscriptionID == nil ||
 		(args.ServicePrincipal == nil && (args.OIDCIssuerURL == nil || args.Subject == nil)) {
 		return nil, fmt.Errorf("workload identity %q: every field but Location and Tags is required", name)
 	}
@@ -151,16 +153,16 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 	}
 
 	for _, r := range []identityRole{
-		{"vm-contributor", RoleVirtualMachineContributor, args.PodVMResourceGroupID},
-		{"reader", RoleReader, args.PodVMResourceGroupID},
-		{"network-contributor", RoleNetworkContributor, args.PeerPodSubnetID},
+		{"vm-contributor", roleDefinition(args.SubscriptionID, RoleVirtualMachineContributor), args.PodVMResourceGroupID},
+		{"reader", roleDefinition(args.SubscriptionID, RoleReader), args.PodVMResourceGroupID},
+		{"subnet-join", args.SubnetRoleID, args.PeerPodSubnetID},
 	} {
 		ra, err := authorization.NewRoleAssignment(ctx, name+"-"+r.suffix, &authorization.RoleAssignmentArgs{
 			PrincipalId: principalID,
 			// The SDK defaults to User, which fails for managed identities
 			// and defeats Azure's handling of Entra replication delay.
 			PrincipalType:    authorization.PrincipalTypeServicePrincipal,
-			RoleDefinitionId: roleDefinition(args.SubscriptionID, r.role),
+			RoleDefinitionId: r.role,
 			Scope:            r.scope,
 		}, parent)
 		if err != nil {

@@ -35,7 +35,10 @@ type PeerPodNetworkArgs struct {
 	// Contributor on the node subnet as `az aks create` does for the user.
 	ClusterPrincipalID pulumi.StringInput
 	SubscriptionID     pulumi.StringInput
-	Tags               pulumi.StringMapInput
+	// SubnetRoleName names the custom role that may only join and read
+	// subnets; role names are unique in a tenant (azname.SubnetJoinRoleName).
+	SubnetRoleName pulumi.StringInput
+	Tags           pulumi.StringMapInput
 }
 
 // PeerPodNetwork is the node subnet (ours or the user's), the peer-pod subnet
@@ -58,6 +61,10 @@ type PeerPodNetwork struct {
 	NatPublicIP   *network.PublicIPAddress
 	// NodeSubnetRoleAssignment grants the control plane its subnet rights.
 	NodeSubnetRoleAssignment *authorization.RoleAssignment
+	// SubnetRole may only join and read subnets: what the AKS control
+	// plane needs on the node subnet and CAA on the peer-pod subnet.
+	SubnetRole   *authorization.RoleDefinition
+	SubnetRoleID pulumi.StringOutput `pulumi:"subnetRoleId"`
 
 	// PodVMResourceGroup holds nothing but what CAA creates (pod VMs, their
 	// NICs and disks). It waits for the peer-pod subnet, so destroy deletes
@@ -74,7 +81,7 @@ type PeerPodNetwork struct {
 // and the resource group for pod VMs.
 func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, opts ...pulumi.ResourceOption) (*PeerPodNetwork, error) {
 	if args == nil || args.ResourceGroupName == nil || args.Location == nil || args.ClusterName == nil || args.PeerPodSubnetCIDR == nil ||
-		args.PeerPodSubnetName == nil || args.ClusterPrincipalID == nil || args.SubscriptionID == nil {
+		args.PeerPodSubnetName == nil || args.ClusterPrincipalID == nil || args.SubscriptionID == nil || args.SubnetRoleName == nil {
 		return nil, fmt.Errorf("network %q: ResourceGroupName, Location, ClusterName, PeerPodSubnetName, PeerPodSubnetCIDR, ClusterPrincipalID and SubscriptionID are required", name)
 	}
 	if args.ExistingNodeSubnet == nil && args.NodeSubnetCIDR == nil {
@@ -128,14 +135,38 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 		previousSubnet = []pulumi.Resource{nodeSubnet}
 	}
 
-	grant, err := authorization.NewRoleAssignment(ctx, name+"-cluster-network-contributor", &authorization.RoleAssignmentArgs{
+	// The role is defined where the VNet lives, so the deployer needs no
+	// subscription-wide right for it.
+	vnetGroupScope := pulumi.All(args.SubscriptionID.ToStringOutput(), vnetGroup).ApplyT(func(v []any) string {
+		return "/subscriptions/" + v[0].(string) + "/resourceGroups/" + v[1].(string)
+	}).(pulumi.StringOutput)
+	subnetRole, err := authorization.NewRoleDefinition(ctx, name+"-subnet-join", &authorization.RoleDefinitionArgs{
+		RoleName:         args.SubnetRoleName,
+		Description:      pulumi.String("Lets a caa-azure cluster and cloud-api-adaptor place NICs in a subnet; nothing else."),
+		RoleType:         pulumi.String("CustomRole"),
+		Scope:            vnetGroupScope,
+		AssignableScopes: pulumi.StringArray{vnetGroupScope},
+		Permissions: authorization.PermissionArray{&authorization.PermissionArgs{
+			Actions: pulumi.ToStringArray(SubnetJoinActions),
+		}},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating the subnet join role: %w", err)
+	}
+	n.SubnetRole = subnetRole
+	n.SubnetRoleID = subnetRole.ID().ToStringOutput()
+	// AKS documents join and read on a subnet of the user's as what its
+	// identity needs for Azure CNI, overlay or not, and kubenet without a
+	// route table of the user's ("Use a managed identity in AKS" and
+	// "Configure Azure CNI networking", Microsoft Learn).
+	grant, err := authorization.NewRoleAssignment(ctx, name+"-cluster-subnet-join", &authorization.RoleAssignmentArgs{
 		PrincipalId:      args.ClusterPrincipalID,
 		PrincipalType:    authorization.PrincipalTypeServicePrincipal,
-		RoleDefinitionId: roleDefinition(args.SubscriptionID, RoleNetworkContributor),
+		RoleDefinitionId: n.SubnetRoleID,
 		Scope:            nodeSubnetID,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("granting the cluster identity Network Contributor on the node subnet: %w", err)
+		return nil, fmt.Errorf("granting the cluster identity subnet join on the node subnet: %w", err)
 	}
 	n.NodeSubnetRoleAssignment = grant
 	n.NodeSubnetID = pulumi.All(nodeSubnetID, grant.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
@@ -216,6 +247,12 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 		return nil, err
 	}
 	return n, nil
+}
+
+// SubnetJoinActions are all the subnet role allows.
+var SubnetJoinActions = []string{
+	"Microsoft.Network/virtualNetworks/subnets/join/action",
+	"Microsoft.Network/virtualNetworks/subnets/read",
 }
 
 func roleDefinition(subscriptionID pulumi.StringInput, role string) pulumi.StringOutput {

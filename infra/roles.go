@@ -7,7 +7,6 @@ import "fmt"
 const (
 	RoleVirtualMachineContributor = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 	RoleReader                    = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-	RoleNetworkContributor        = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 	RoleAKSRBACClusterAdmin       = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 )
 

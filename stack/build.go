@@ -138,12 +138,20 @@ func buildNetwork(ctx *pulumi.Context, r *resolved, names stackNames, cluster *i
 		PeerPodSubnetCIDR:  pulumi.String(r.peerPodCIDR.String()),
 		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
 		SubscriptionID:     pulumi.String(r.subscriptionID),
+		SubnetRoleName:     roleName(r, cluster, names, azname.SubnetJoinRoleName),
 		Tags:               pulumi.ToStringMap(r.cfg.Tags),
 	}
 	if r.existingSubnet == nil {
 		args.NodeSubnetCIDR = pulumi.String(r.cfg.ClusterSubnetCIDR.String())
 	}
 	return infra.NewPeerPodNetwork(ctx, "network", args)
+}
+
+// roleName names one of the stack's custom roles after its cluster.
+func roleName(r *resolved, cluster *infra.Cluster, names stackNames, name func(sub, rg, cluster string) string) pulumi.StringOutput {
+	return pulumi.All(cluster.ResourceGroupName, names.cluster).ApplyT(func(v []any) string {
+		return name(r.subscriptionID, v[0].(string), v[1].(string))
+	}).(pulumi.StringOutput)
 }
 
 func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *infra.Cluster,
@@ -160,9 +168,8 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 		Subject:              pulumi.String(caa.ServiceAccountSubject()),
 		Tags:                 pulumi.ToStringMap(cfg.Tags),
 		GrantVMSizeRead:      cfg.GrantVMSizeRead,
-		VMSizeRoleName: cluster.ResourceGroupName.ApplyT(func(rg string) string {
-			return azname.VMSizeRoleName(r.subscriptionID, rg)
-		}).(pulumi.StringOutput),
+		VMSizeRoleName: roleName(r, cluster, names, azname.VMSizeRoleName),
+		SubnetRoleID:   net.SubnetRoleID,
 	}
 	for _, s := range caa.MoreFederatedSubjects(cfg.Release, cfg.CAAAuth == CAAAuthWorkloadIdentity) {
 		args.MoreSubjects = append(args.MoreSubjects, pulumi.String(s))

@@ -58,10 +58,20 @@ func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 			Action: preflight.WriteResourceGroup, Why: "the pod VM resource group needs"},
 		preflight.PermissionNeed{Key: qualify(keyResourceGroupName), Scope: subscription,
 			Action: preflight.WriteRoleAssignment, Why: "the CAA identity's role assignments on the pod VM group need"})
-	if cfg.VNetSubnet != nil {
-		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(keyVNetSubnetID), Scope: cfg.VNetSubnet.String(),
-			Action: preflight.WriteRoleAssignment, Why: "granting the cluster identity Network Contributor on the subnet needs"})
+	// The subnet join role is defined in the VNet's group and granted on
+	// its subnets: the user's group, or ours (which preflight cannot see
+	// before it exists, so the subscription).
+	vnetKey, vnetScope := qualify(keyResourceGroupName), subscription
+	if cfg.ResourceGroupName != "" {
+		vnetScope = subscription + "/resourceGroups/" + cfg.ResourceGroupName
 	}
+	if cfg.VNetSubnet != nil {
+		vnetKey, vnetScope = qualify(keyVNetSubnetID), subscription+"/resourceGroups/"+cfg.VNetSubnet.ResourceGroup
+		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: vnetKey, Scope: cfg.VNetSubnet.String(),
+			Action: preflight.WriteRoleAssignment, Why: "granting the cluster identity subnet join on the subnet needs"})
+	}
+	req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: vnetKey, Scope: vnetScope,
+		Action: preflight.WriteRoleDefinition, Why: "the subnet join role (only subnets/join/action and subnets/read) needs"})
 	if cfg.GrantVMSizeRead {
 		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(keyGrantVMSizeRead), Scope: subscription,
 			Action: preflight.WriteRoleDefinition, Why: "the VM size reader role needs (or set grantVmSizeRead false)"})

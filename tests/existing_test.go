@@ -54,7 +54,7 @@ func TestExistingNodeSubnet(t *testing.T) {
 	expect(t, "peer-pod subnet name", str(t, peer, "subnetName"), "caa-peerpods-snp")
 	aks := m.one(t, tCluster, "cluster-aks")
 	expect(t, "node subnet", str(t, aks, "agentPoolProfiles", "0", "vnetSubnetID"), existingSubnetID)
-	grant := m.one(t, tRoleAssignment, "network-cluster-network-contributor")
+	grant := m.one(t, tRoleAssignment, "network-cluster-subnet-join")
 	if !dependsOn(aks, grant) {
 		t.Error("AKS does not wait for the grant on the user's subnet")
 	}

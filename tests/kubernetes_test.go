@@ -145,7 +145,7 @@ func TestKubernetesHalf(t *testing.T) {
 
 			// Destroy order.
 			var roles []pulumi.MockResourceArgs
-			for _, n := range []string{"caa-identity-vm-contributor", "caa-identity-reader", "caa-identity-network-contributor"} {
+			for _, n := range []string{"caa-identity-vm-contributor", "caa-identity-reader", "caa-identity-subnet-join"} {
 				roles = append(roles, m.one(t, tRoleAssignment, n))
 			}
 			azure := map[string]pulumi.MockResourceArgs{

@@ -14,6 +14,8 @@ var forbiddenRoles = map[string]string{
 	"8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
 	"b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
 	"18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+	// It may rewrite or delete a subnet; joining one needs only join and read.
+	"4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
 }
 
 // TestLeastPrivilege lists every role assignment with its role, scope and
@@ -43,16 +45,17 @@ func TestLeastPrivilege(t *testing.T) {
 			podVMs := "/subscriptions/" + subscriptionID + "/resourceGroups/" + podVMGroup(t, m)
 			subscription := "/subscriptions/" + subscriptionID
 			customRole := "custom VM size reader"
+			subnetRole := "custom subnet join"
 			controlPlane := "principal-of-" + mode.cluster + "-control-plane"
 			caa := "principal-of-" + mode.cluster + "-caa"
 			if mode.set["caa-azure:caaAuth"] == "servicePrincipal" {
 				caa = "sp-object-id"
 			}
 			want := map[string]string{
-				"network-cluster-network-contributor": roleID(roleNetworkContributor) + " @ " + nodeSubnet + " to " + controlPlane,
-				"caa-identity-vm-contributor":         roleID(roleVMContributor) + " @ " + podVMs + " to " + caa,
-				"caa-identity-reader":                 roleID(roleReader) + " @ " + podVMs + " to " + caa,
-				"caa-identity-network-contributor":    roleID(roleNetworkContributor) + " @ " + peerSubnet + " to " + caa,
+				"network-cluster-subnet-join": subnetRole + " @ " + nodeSubnet + " to " + controlPlane,
+				"caa-identity-vm-contributor": roleID(roleVMContributor) + " @ " + podVMs + " to " + caa,
+				"caa-identity-reader":         roleID(roleReader) + " @ " + podVMs + " to " + caa,
+				"caa-identity-subnet-join":    subnetRole + " @ " + peerSubnet + " to " + caa,
 			}
 			if mode.set["caa-azure:grantVmSizeRead"] != "false" {
 				want["caa-identity-vm-size-reader"] = customRole + " @ " + subscription + " to " + caa
@@ -62,7 +65,7 @@ func TestLeastPrivilege(t *testing.T) {
 				role := str(t, ra, "roleDefinitionId")
 				for _, def := range m.byType(tRoleDefinition) {
 					if dependsOn(ra, def) {
-						role = customRole
+						role = map[string]string{"caa-identity-vm-size-reader": customRole, "network-subnet-join": subnetRole}[def.Name]
 					}
 				}
 				for guid, name := range forbiddenRoles {
@@ -91,22 +94,36 @@ func TestLeastPrivilege(t *testing.T) {
 				}
 			}
 
+			// The subnet role: join and read, defined where the VNet lives.
+			vnetGroup := "/subscriptions/" + subscriptionID + "/resourceGroups/" + mode.group
+			if mode.set["caa-azure:vnetSubnetId"] != "" {
+				vnetGroup = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg"
+			}
+			join := m.one(t, tRoleDefinition, "network-subnet-join")
+			b, _ := json.Marshal(prop(t, join, "permissions").Mappable())
+			if string(b) != `[{"actions":["Microsoft.Network/virtualNetworks/subnets/join/action","Microsoft.Network/virtualNetworks/subnets/read"]}]` {
+				t.Errorf("subnet role permissions = %s", b)
+			}
+			expect(t, "subnet role scope", str(t, join, "scope"), vnetGroup)
+			expect(t, "subnet role assignable scope", str(t, join, "assignableScopes", "0"), vnetGroup)
+			expect(t, "subnet role name", str(t, join, "roleName"), "caa-azure subnet join ("+subscriptionID+"/"+mode.group+"/"+mode.cluster+")")
+
 			// The one subscription-scoped grant carries exactly one action.
 			defs := m.byType(tRoleDefinition)
 			if mode.set["caa-azure:grantVmSizeRead"] == "false" {
-				if len(defs) != 0 {
-					t.Error("grantVmSizeRead false must create no role definition")
+				if len(defs) != 1 {
+					t.Error("grantVmSizeRead false must create no VM size role")
 				}
 				return
 			}
 			def := m.one(t, tRoleDefinition, "caa-identity-vm-size-reader")
-			b, _ := json.Marshal(prop(t, def, "permissions").Mappable())
+			b, _ = json.Marshal(prop(t, def, "permissions").Mappable())
 			if string(b) != `[{"actions":["Microsoft.Compute/locations/vmSizes/read"]}]` {
 				t.Errorf("custom role permissions = %s", b)
 			}
 			expect(t, "custom role scope", str(t, def, "scope"), subscription)
 			expect(t, "custom role assignable scope", str(t, def, "assignableScopes", "0"), subscription)
-			expect(t, "custom role name", str(t, def, "roleName"), "caa-azure VM size reader ("+subscriptionID+"/"+mode.group+")")
+			expect(t, "custom role name", str(t, def, "roleName"), "caa-azure VM size reader ("+subscriptionID+"/"+mode.group+"/"+mode.cluster+")")
 		})
 	}
 }

@@ -27,9 +27,8 @@ const (
 	tK8sProvider       = "pulumi:providers:kubernetes"
 	tRandom            = "random:index/randomString:RandomString"
 
-	roleVMContributor      = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
-	roleReader             = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-	roleNetworkContributor = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+	roleVMContributor = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+	roleReader        = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 )
 
 // outputs holds the awaited stack exports of one run.
@@ -138,8 +137,8 @@ func TestWholeStack(t *testing.T) {
 			identityC := m.one(t, tIdentityComponent, "caa-identity")
 			for comp, children := range map[string][]pulumi.MockResourceArgs{
 				urn(clusterC):  {m.one(t, tResourceGroup, "cluster-rg"), m.one(t, tIdentity, "cluster-control-plane"), m.one(t, tCluster, "cluster-aks"), m.one(t, tK8sProvider, "cluster-k8s")},
-				urn(networkC):  {m.one(t, tVNet, "network-vnet"), m.one(t, tSubnet, "network-nodes"), m.one(t, tSubnet, "network-peerpods"), m.one(t, tNat, "network-nat"), m.one(t, tPublicIP, "network-nat-ip"), m.one(t, tRoleAssignment, "network-cluster-network-contributor")},
-				urn(identityC): {m.one(t, tIdentity, "caa-identity"), m.one(t, tFederation, "caa-identity-federation"), m.one(t, tRoleAssignment, "caa-identity-vm-contributor"), m.one(t, tRoleAssignment, "caa-identity-reader"), m.one(t, tRoleAssignment, "caa-identity-network-contributor")},
+				urn(networkC):  {m.one(t, tVNet, "network-vnet"), m.one(t, tSubnet, "network-nodes"), m.one(t, tSubnet, "network-peerpods"), m.one(t, tNat, "network-nat"), m.one(t, tPublicIP, "network-nat-ip"), m.one(t, tRoleAssignment, "network-cluster-subnet-join")},
+				urn(identityC): {m.one(t, tIdentity, "caa-identity"), m.one(t, tFederation, "caa-identity-federation"), m.one(t, tRoleAssignment, "caa-identity-vm-contributor"), m.one(t, tRoleAssignment, "caa-identity-reader"), m.one(t, tRoleAssignment, "caa-identity-subnet-join")},
 			} {
 				for _, c := range children {
 					if !strings.HasSuffix(c.RegisterRPC.GetParent(), comp) {
@@ -220,7 +219,7 @@ func TestWholeStack(t *testing.T) {
 			if _, hasNat := nodeSubnet.Inputs["natGateway"]; hasNat {
 				t.Error("the NAT gateway must be attached to the peer-pod subnet only")
 			}
-			grant := m.one(t, tRoleAssignment, "network-cluster-network-contributor")
+			grant := m.one(t, tRoleAssignment, "network-cluster-subnet-join")
 
 			// Workload identity.
 			caaID := m.one(t, tIdentity, "caa-identity")
@@ -228,7 +227,7 @@ func TestWholeStack(t *testing.T) {
 			peerSubnetID := "/subscriptions/" + subscriptionID + "/resourceGroups/" + rgName +
 				"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-" + s.name
 			// Who may do what, and where, is TestLeastPrivilege's.
-			for _, name := range []string{"caa-identity-vm-contributor", "caa-identity-reader", "caa-identity-network-contributor"} {
+			for _, name := range []string{"caa-identity-vm-contributor", "caa-identity-reader", "caa-identity-subnet-join"} {
 				if !dependsOn(m.one(t, tRoleAssignment, name), caaID) {
 					t.Errorf("%s does not wait for the identity it grants", name)
 				}
@@ -269,7 +268,7 @@ func TestWholeStack(t *testing.T) {
 				{nat, ip, "the NAT gateway is deleted before its IP"},
 				{fic, caaID, "the credential belongs to the identity"},
 				{fic, aks, "the credential trusts the cluster's issuer"},
-				{m.one(t, tRoleAssignment, "caa-identity-network-contributor"), peer, "the network grant is scoped to the peer-pod subnet"},
+				{m.one(t, tRoleAssignment, "caa-identity-subnet-join"), peer, "the network grant is scoped to the peer-pod subnet"},
 				{prov, aks, "the provider talks to the cluster"},
 				{vnet, rg, "the VNet lives in the resource group"},
 				{controlPlane, rg, "the identity lives in the resource group"},

@@ -167,10 +167,17 @@ func PodVMResourceGroupName(location, resourceGroup, cluster, peerPodSubnet stri
 	return fmt.Sprintf("%s-podvms-%x", cluster, h[:4])
 }
 
-// VMSizeRoleName names the custom role that lets CAA list VM sizes; role
-// names are unique in a tenant, so it carries the subscription and group.
-func VMSizeRoleName(subscriptionID, resourceGroup string) string {
-	return fmt.Sprintf("caa-azure VM size reader (%s/%s)", subscriptionID, resourceGroup)
+// VMSizeRoleName names the custom role that lets CAA list VM sizes. Role
+// names are unique in a tenant: the subscription, group and cluster name
+// one AKS cluster, so two stacks never share a name, even in one group.
+func VMSizeRoleName(subscriptionID, resourceGroup, cluster string) string {
+	return fmt.Sprintf("caa-azure VM size reader (%s/%s/%s)", subscriptionID, resourceGroup, cluster)
+}
+
+// SubnetJoinRoleName names the stack's custom role that may only join and
+// read subnets, unique in the tenant as VMSizeRoleName is.
+func SubnetJoinRoleName(subscriptionID, resourceGroup, cluster string) string {
+	return fmt.Sprintf("caa-azure subnet join (%s/%s/%s)", subscriptionID, resourceGroup, cluster)
 }
 
 // PodVMListCommand is the guide's command to see the pod VMs CAA created.
