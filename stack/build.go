@@ -168,8 +168,8 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 		Subject:              pulumi.String(caa.ServiceAccountSubject()),
 		Tags:                 pulumi.ToStringMap(cfg.Tags),
 		GrantVMSizeRead:      cfg.GrantVMSizeRead,
-		VMSizeRoleName: roleName(r, cluster, names, azname.VMSizeRoleName),
-		SubnetRoleID:   net.SubnetRoleID,
+		VMSizeRoleName:       roleName(r, cluster, names, azname.VMSizeRoleName),
+		SubnetRoleID:         net.SubnetRoleID,
 	}
 	for _, s := range caa.MoreFederatedSubjects(cfg.Release, cfg.CAAAuth == CAAAuthWorkloadIdentity) {
 		args.MoreSubjects = append(args.MoreSubjects, pulumi.String(s))

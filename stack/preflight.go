@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/infra/azauth"
+	"caa-azure/infra/azname"
 	"caa-azure/infra/preflight"
 )
 
@@ -40,11 +41,16 @@ func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 		Stack:    preflight.Tag{Key: StackTag, Value: cfg.StackID()},
 		Location: cfg.Location,
 		Sizes: []preflight.SizeNeed{
-			{Key: qualify(keyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount},
-			{Key: qualify(keyInstanceSize), Size: cfg.InstanceSize, Count: cfg.NodeCount * perPod, PodVMs: true},
+			{Key: qualify(keyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount, Min: cfg.NodeCount},
+			{Key: qualify(keyInstanceSize), Size: cfg.InstanceSize, Count: cfg.NodeCount * perPod, Min: 1, PodVMs: true},
 		},
-		ImageKey: qualify(keyPodVMImageID),
-		ImageID:  cfg.Release.PodVMImageID,
+		ImageKey:             qualify(keyPodVMImageID),
+		ImageID:              cfg.Release.PodVMImageID,
+		KubernetesVersionKey: qualify(keyKubernetesVersion),
+		KubernetesVersion:    cfg.KubernetesVersion,
+	}
+	if cfg.ResourceGroupName != "" {
+		req.NodeResourceGroupKey, req.NodeResourceGroup = qualify(keyResourceGroupName), azname.NodeResourceGroupName(cfg.ResourceGroupName)
 	}
 	for _, s := range cfg.InstanceSizes {
 		// Alternatives a pod may pick: they must exist; their quota is shared.

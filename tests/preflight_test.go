@@ -21,6 +21,12 @@ type brokenSubscription struct {
 	deployed bool
 }
 
+func (b *brokenSubscription) KubernetesVersions(context.Context, string) ([]string, error) {
+	return []string{"1.33"}, nil
+}
+
+func (b *brokenSubscription) GroupExists(context.Context, string) (bool, error) { return false, nil }
+
 func (b *brokenSubscription) Footprint(_ context.Context, tag preflight.Tag) (preflight.Footprint, error) {
 	if !b.deployed || tag != (preflight.Tag{Key: "caa-azure-stack", Value: "caa-azure/snp"}) {
 		return preflight.Footprint{}, nil
@@ -77,6 +83,7 @@ func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
 		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Authorization/roleAssignments/write",
 		"caa-azure:grantVmSizeRead: the deploying identity may not Microsoft.Authorization/roleDefinitions/write",
 		"grantVmSizeRead false); ask for Owner or User Access Administrator there",
+		"Microsoft.Authorization/roleDefinitions/write on /subscriptions/" + subscriptionID + ", which the subnet join role",
 		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Resources/subscriptions/resourceGroups/write on /subscriptions/" + subscriptionID,
 		"nothing was created",
 	} {

@@ -264,6 +264,37 @@ func (a *AzureCloud) Footprint(ctx context.Context, tag Tag) (Footprint, error) 
 	return fp, nil
 }
 
+// KubernetesVersions lists the versions AKS offers in a region.
+func (a *AzureCloud) KubernetesVersions(ctx context.Context, location string) ([]string, error) {
+	var body struct {
+		Values []struct {
+			Version   string `json:"version"`
+			IsPreview bool   `json:"isPreview"`
+		} `json:"values"`
+	}
+	if err := a.get(ctx, "/subscriptions/"+a.subscriptionID+"/providers/Microsoft.ContainerService/locations/"+location+
+		"/kubernetesVersions?api-version=2024-05-01", &body); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range body.Values {
+		if !v.IsPreview {
+			out = append(out, v.Version)
+		}
+	}
+	return out, nil
+}
+
+// GroupExists reports whether a resource group exists.
+func (a *AzureCloud) GroupExists(ctx context.Context, name string) (bool, error) {
+	var body struct{}
+	err := a.get(ctx, "/subscriptions/"+a.subscriptionID+"/resourcegroups/"+url.PathEscape(name)+"?api-version=2021-04-01", &body)
+	if errors.Is(notFoundAs(err), ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func sameRegion(a, b string) bool {
 	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
 	return norm(a) == norm(b)

@@ -45,6 +45,11 @@ type Cloud interface {
 	// Footprint finds what the stack already runs: the resources that
 	// carry its tag.
 	Footprint(ctx context.Context, tag Tag) (Footprint, error)
+	// KubernetesVersions lists the major.minor versions AKS offers in a
+	// region, previews left out.
+	KubernetesVersions(ctx context.Context, location string) ([]string, error)
+	// GroupExists reports whether a resource group exists.
+	GroupExists(ctx context.Context, name string) (bool, error)
 }
 
 // Tag is the Azure tag every resource of one stack carries.
@@ -81,6 +86,9 @@ type SizeNeed struct {
 	Key   string // the configuration key that chose the size
 	Size  string
 	Count int
+	// Min is how many must fit for the deployment to work at all: every
+	// node, and one pod VM of the main pod VM size.
+	Min int
 	// PodVMs marks pod VM sizes: a quota shortfall is only a warning there,
 	// since pods can still run up to the quota.
 	PodVMs bool
@@ -112,6 +120,11 @@ type Request struct {
 	ImageKey    string
 	ImageID     string
 	Permissions []PermissionNeed
+	// KubernetesVersion, when set, must be one AKS offers in Location.
+	KubernetesVersionKey, KubernetesVersion string
+	// NodeResourceGroup, when set, is the node group AKS will create in a
+	// group the user supplied; another stack's cluster may already own it.
+	NodeResourceGroupKey, NodeResourceGroup string
 }
 
 // Run runs every check concurrently, bounded by timeout, and returns all
@@ -135,6 +148,8 @@ func Run(ctx context.Context, cloud Cloud, req Request, timeout time.Duration) [
 	run(CheckSizesAndQuota)
 	run(CheckImage)
 	run(CheckPermissions)
+	run(CheckKubernetesVersion)
+	run(CheckSharedGroup)
 	wg.Wait()
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].Severity != all[j].Severity {
@@ -157,7 +172,10 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 		byName[strings.ToLower(s.Name)] = s
 	}
 	var out []Finding
-	need := map[string]int{} // family → vCPUs
+	// Per quota counter (a family, or TotalRegionalCores): the vCPUs the
+	// deployment may use, and the vCPUs it cannot run without (its nodes
+	// and one pod VM).
+	need, must := map[string]int{}, map[string]int{}
 	needFrom := map[string][]SizeNeed{}
 	for _, n := range req.Sizes {
 		s, ok := byName[strings.ToLower(n.Size)]
@@ -170,8 +188,11 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 				n.Size, req.Location, s.Restricted, alternatives(skus, n.Size))})
 			continue
 		}
-		need[s.Family] += n.Count * s.VCPUs
-		needFrom[s.Family] = append(needFrom[s.Family], n)
+		for _, counter := range []string{strings.ToLower(s.Family), TotalRegionalCores} {
+			need[counter] += max(n.Count, n.Min) * s.VCPUs
+			must[counter] += n.Min * s.VCPUs
+			needFrom[counter] = append(needFrom[counter], n)
+		}
 	}
 	if len(need) == 0 {
 		return out
@@ -189,35 +210,47 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 	for _, u := range usages {
 		quota[strings.ToLower(u.Name)] = u
 	}
-	families := make([]string, 0, len(need))
-	for f := range need {
-		families = append(families, f)
+	counters := make([]string, 0, len(need))
+	for c := range need {
+		counters = append(counters, c)
 	}
-	sort.Strings(families)
-	for _, family := range families {
-		u, ok := quota[strings.ToLower(family)]
+	sort.Strings(counters)
+	for _, counter := range counters {
+		u, ok := quota[counter]
 		if !ok {
 			continue
 		}
 		// What this stack already runs is counted in Current but is the
 		// stack's own: it stays or is replaced in place.
-		free := u.Limit - u.Current + min(ours[strings.ToLower(family)], u.Current)
-		if free >= need[family] {
+		free := u.Limit - u.Current + min(ours[counter], u.Current)
+		if free >= need[counter] {
 			continue
 		}
-		severity, key := Warning, needFrom[family][0].Key
-		for _, n := range needFrom[family] {
-			if !n.PodVMs {
-				severity, key = Error, n.Key
+		// Short of the nodes or of a single pod VM, nothing would run: an
+		// error. Short of the most the pods may use, some may wait: a warning.
+		severity, key := Warning, needFrom[counter][0].Key
+		if free < must[counter] {
+			severity = Error
+			for _, n := range needFrom[counter] {
+				if !n.PodVMs {
+					key = n.Key
+				}
 			}
 		}
-		msg := fmt.Sprintf("the %s quota in %s has %d of %d vCPUs free but the deployment may use %d (%s); request more with "+
+		what := "the " + u.Name + " quota"
+		if counter == TotalRegionalCores {
+			what = "the total regional vCPU quota"
+		}
+		msg := fmt.Sprintf("%s in %s has %d of %d vCPUs free but the deployment needs %d and may use %d (%s); request more with "+
 			"`az quota create` or the portal (Subscriptions → Usage + quotas), or use a smaller size",
-			family, req.Location, max(free, 0), u.Limit, need[family], describe(needFrom[family]))
+			what, req.Location, max(free, 0), u.Limit, must[counter], need[counter], describe(needFrom[counter]))
 		out = append(out, Finding{severity, key, msg})
 	}
 	return out
 }
+
+// TotalRegionalCores is the quota counter of all vCPUs in a region.
+const TotalRegionalCores = "cores"
 
 // ownVCPUs sums the stack's own VMs' vCPUs by lower-case family.
 func ownVCPUs(ctx context.Context, cloud Cloud, tag Tag, skus map[string]SKU) (map[string]int, error) {
@@ -322,6 +355,49 @@ func CheckImage(ctx context.Context, cloud Cloud, req Request) []Finding {
 	default:
 		return []Finding{{Warning, req.ImageKey, fmt.Sprintf("could not check image %s in %s: %v", req.ImageID, req.Location, err)}}
 	}
+}
+
+// CheckKubernetesVersion checks a configured version against the ones AKS
+// offers in the region.
+func CheckKubernetesVersion(ctx context.Context, cloud Cloud, req Request) []Finding {
+	if req.KubernetesVersion == "" {
+		return nil
+	}
+	offered, err := cloud.KubernetesVersions(ctx, req.Location)
+	if err != nil {
+		return []Finding{{Warning, req.KubernetesVersionKey, fmt.Sprintf("could not list the Kubernetes versions AKS offers in %s (%v); %s was not checked",
+			req.Location, err, req.KubernetesVersion)}}
+	}
+	for _, v := range offered {
+		if v == req.KubernetesVersion {
+			return nil
+		}
+	}
+	return []Finding{{Error, req.KubernetesVersionKey, fmt.Sprintf("%s is not a version AKS offers in %s; use one of %s "+
+		"(`az aks get-versions --location %s -o table`), or leave it empty for the AKS default",
+		req.KubernetesVersion, req.Location, strings.Join(offered, ", "), req.Location)}}
+}
+
+// CheckSharedGroup refuses a group another stack's cluster already uses:
+// AKS names its node group after the group, so a second cluster there
+// would fail late, after the network and identities were created.
+func CheckSharedGroup(ctx context.Context, cloud Cloud, req Request) []Finding {
+	if req.NodeResourceGroup == "" {
+		return nil
+	}
+	exists, err := cloud.GroupExists(ctx, req.NodeResourceGroup)
+	if err != nil {
+		return []Finding{{Warning, req.NodeResourceGroupKey, fmt.Sprintf("could not check whether %s exists (%v)", req.NodeResourceGroup, err)}}
+	}
+	if !exists {
+		return nil
+	}
+	if fp, err := cloud.Footprint(ctx, req.Stack); err == nil && fp.Cluster != "" {
+		return nil // this stack's own cluster made it
+	}
+	return []Finding{{Error, req.NodeResourceGroupKey, fmt.Sprintf("the node resource group %s already exists, so another cluster "+
+		"(another stack) uses this resource group; give this stack a resource group of its own (or leave resourceGroupName "+
+		"empty to let the stack create one)", req.NodeResourceGroup)}}
 }
 
 // CheckPermissions checks each action the deployment performs.

@@ -21,6 +21,18 @@ type fakeCloud struct {
 	footprint Footprint
 	footErr   error
 	footAsked []Tag
+	// versions AKS offers; groups that exist.
+	versions    []string
+	versionsErr error
+	groups      map[string]bool
+}
+
+func (f *fakeCloud) KubernetesVersions(context.Context, string) ([]string, error) {
+	return f.versions, f.versionsErr
+}
+
+func (f *fakeCloud) GroupExists(_ context.Context, name string) (bool, error) {
+	return f.groups[name], nil
 }
 
 func (f *fakeCloud) Footprint(_ context.Context, tag Tag) (Footprint, error) {
@@ -72,8 +84,8 @@ func request() Request {
 		Stack:    Tag{Key: "caa-azure-stack", Value: "caa-azure/snp"},
 		Location: "eastus",
 		Sizes: []SizeNeed{
-			{Key: "caa-azure:instanceSize", Size: "Standard_DC2as_v5", Count: 10, PodVMs: true},
-			{Key: "caa-azure:nodeVmSize", Size: "Standard_F4s_v2", Count: 1},
+			{Key: "caa-azure:instanceSize", Size: "Standard_DC2as_v5", Count: 10, Min: 1, PodVMs: true},
+			{Key: "caa-azure:nodeVmSize", Size: "Standard_F4s_v2", Count: 1, Min: 1},
 		},
 		ImageKey: "caa-azure:podVmImageId", ImageID: image,
 		Permissions: []PermissionNeed{{Key: "caa-azure:resourceGroupName", Scope: "/subscriptions/s",
@@ -131,8 +143,29 @@ func TestQuota(t *testing.T) {
 	cloud := healthy()
 	cloud.usages = []Usage{{Name: "standardDCASv5Family", Current: 18, Limit: 20}}
 	f := CheckSizesAndQuota(context.Background(), cloud, request())
-	if len(f) != 1 || !strings.Contains(f[0].Message, "has 2 of 20 vCPUs free but the deployment may use 20 (10 pod VM(s) of Standard_DC2as_v5)") {
+	if len(f) != 1 || f[0].Severity != Warning ||
+		!strings.Contains(f[0].Message, "has 2 of 20 vCPUs free but the deployment needs 2 and may use 20 (10 pod VM(s) of Standard_DC2as_v5)") {
 		t.Errorf("the numbers must be in the warning: %+v", f)
+	}
+
+	// Not even one pod VM fits: nothing the stack deploys could run.
+	cloud.usages = []Usage{{Name: "standardDCASv5Family", Current: 0, Limit: 0}}
+	f = CheckSizesAndQuota(context.Background(), cloud, request())
+	if len(f) != 1 || f[0].Severity != Error || f[0].Key != "caa-azure:instanceSize" || !strings.Contains(f[0].Message, "has 0 of 0 vCPUs free") {
+		t.Errorf("no room for one pod VM must be an error on instanceSize: %+v", f)
+	}
+
+	// The region's total vCPUs bind even when each family has room.
+	cloud.usages = []Usage{{Name: "standardDCASv5Family", Limit: 20}, {Name: "standardFSv2Family", Limit: 10},
+		{Name: "cores", Current: 8, Limit: 10}}
+	f = CheckSizesAndQuota(context.Background(), cloud, request())
+	if len(f) != 1 || f[0].Severity != Error || !strings.Contains(f[0].Message, "the total regional vCPU quota in eastus has 2 of 10 vCPUs free but the deployment needs 6") {
+		t.Errorf("the total regional quota must be checked: %+v", f)
+	}
+	cloud.usages[2].Current = 2
+	f = CheckSizesAndQuota(context.Background(), cloud, request())
+	if len(f) != 1 || f[0].Severity != Warning || !strings.Contains(f[0].Message, "total regional vCPU quota") {
+		t.Errorf("room for the nodes and one pod VM but not all pods: a warning: %+v", f)
 	}
 }
 
@@ -171,6 +204,47 @@ func TestSecondRunWithExactQuota(t *testing.T) {
 	f = CheckSizesAndQuota(context.Background(), cloud, req)
 	if len(f) != 3 || !strings.Contains(f[0].Message+f[1].Message+f[2].Message, "could not find what this stack already runs") {
 		t.Errorf("an unreadable footprint: want a warning besides the two shortfalls, got %+v", f)
+	}
+}
+
+func TestKubernetesVersionOffered(t *testing.T) {
+	cloud := healthy()
+	cloud.versions = []string{"1.32", "1.33"}
+	req := request()
+	req.KubernetesVersionKey, req.KubernetesVersion = "caa-azure:kubernetesVersion", "1.33"
+	if f := CheckKubernetesVersion(context.Background(), cloud, req); len(f) != 0 {
+		t.Errorf("an offered version: %+v", f)
+	}
+	req.KubernetesVersion = "1.29"
+	f := CheckKubernetesVersion(context.Background(), cloud, req)
+	if len(f) != 1 || f[0].Severity != Error || f[0].Key != "caa-azure:kubernetesVersion" || !strings.Contains(f[0].Message, "use one of 1.32, 1.33") {
+		t.Errorf("a version AKS does not offer must be an error naming the offered ones: %+v", f)
+	}
+	cloud.versionsErr = errors.New("throttled")
+	if f := CheckKubernetesVersion(context.Background(), cloud, req); len(f) != 1 || f[0].Severity != Warning {
+		t.Errorf("an unreadable list is a warning: %+v", f)
+	}
+	req.KubernetesVersion = ""
+	if f := CheckKubernetesVersion(context.Background(), cloud, req); len(f) != 0 {
+		t.Errorf("the AKS default needs no check: %+v", f)
+	}
+}
+
+func TestSharedGroupRefused(t *testing.T) {
+	cloud := healthy()
+	req := request()
+	req.NodeResourceGroupKey, req.NodeResourceGroup = "caa-azure:resourceGroupName", "team-rg-aks"
+	if f := CheckSharedGroup(context.Background(), cloud, req); len(f) != 0 {
+		t.Errorf("a free group: %+v", f)
+	}
+	cloud.groups = map[string]bool{"team-rg-aks": true}
+	f := CheckSharedGroup(context.Background(), cloud, req)
+	if len(f) != 1 || f[0].Severity != Error || !strings.Contains(f[0].Message, "another cluster") {
+		t.Errorf("another stack's node group: want an error, got %+v", f)
+	}
+	cloud.footprint = Footprint{Cluster: "/subscriptions/s/resourceGroups/team-rg/providers/Microsoft.ContainerService/managedClusters/mine"}
+	if f := CheckSharedGroup(context.Background(), cloud, req); len(f) != 0 {
+		t.Errorf("this stack's own node group on a second run: %+v", f)
 	}
 }
 
