@@ -80,6 +80,25 @@ func TestWorkflowsPinActions(t *testing.T) {
 	if strings.Contains(string(deploy), "--run-program") {
 		t.Error("deploy.yml destroys with --run-program")
 	}
+	// Previews run a pull request's code: a read-only identity of their
+	// own, never the deploy identity.
+	if !strings.Contains(string(preview), "vars.AZURE_PREVIEW_CLIENT_ID") || strings.Contains(string(preview), "vars.AZURE_CLIENT_ID") {
+		t.Error("preview.yml must log in as AZURE_PREVIEW_CLIENT_ID, never the deploy identity AZURE_CLIENT_ID")
+	}
+	for name, text := range map[string]string{"preview.yml": string(preview), "deploy.yml": string(deploy)} {
+		if !regexp.MustCompile(`pulumi-version: \d+\.\d+\.\d+\n`).MatchString(text) {
+			t.Errorf("%s must pin the Pulumi CLI version", name)
+		}
+	}
+	for _, want := range []string{
+		`if: github.ref == format('refs/heads/{0}', github.event.repository.default_branch)`, // the default branch only
+		`if [ -z "$PULUMI_CONFIG_PASSPHRASE" ]; then`,                                        // no empty passphrase
+		`--secrets-provider "${PULUMI_SECRETS_PROVIDER:-passphrase}"`,                        // stacks get the configured provider
+	} {
+		if !strings.Contains(string(deploy), want) {
+			t.Errorf("deploy.yml lacks %s", want)
+		}
+	}
 }
 
 // TestPrebuiltBinary: Pulumi.yaml runs the binary the Makefile builds.
