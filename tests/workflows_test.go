@@ -91,12 +91,12 @@ func TestWorkflowsPinActions(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`if: github.ref == format('refs/heads/{0}', github.event.repository.default_branch)`, // the default branch only
-		`if [ -z "$PULUMI_CONFIG_PASSPHRASE" ]; then`,                                        // no empty passphrase
-		`--secrets-provider "${PULUMI_SECRETS_PROVIDER:-passphrase}"`,                        // stacks get the configured provider
+		`(?m)^    if: github\.ref == format\('refs/heads/\{0\}', github\.event\.repository\.default_branch\)$`, // the default branch only
+		`(?m)^\s+if \[ -z "\$PULUMI_CONFIG_PASSPHRASE" \]; then$`,                                              // no empty passphrase
+		`(?m)^\s+pulumi stack select --create "\$STACK" --secrets-provider "\$\{PULUMI_SECRETS_PROVIDER:-passphrase\}"$`,
 	} {
-		if !strings.Contains(string(deploy), want) {
-			t.Errorf("deploy.yml lacks %s", want)
+		if !regexp.MustCompile(want).MatchString(string(deploy)) {
+			t.Errorf("deploy.yml lacks a line matching %s", want)
 		}
 	}
 }

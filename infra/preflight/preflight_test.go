@@ -242,6 +242,17 @@ func TestSharedGroupRefused(t *testing.T) {
 	if len(f) != 1 || f[0].Severity != Error || !strings.Contains(f[0].Message, "another cluster") {
 		t.Errorf("another stack's node group: want an error, got %+v", f)
 	}
+	// Run runs it with the other checks.
+	req.KubernetesVersionKey, req.KubernetesVersion = "caa-azure:kubernetesVersion", "1.29"
+	cloud.versions = []string{"1.33"}
+	all := Run(context.Background(), cloud, req, time.Second)
+	keys := map[string]bool{}
+	for _, f := range all {
+		keys[f.Key] = f.Severity == Error
+	}
+	if !keys["caa-azure:resourceGroupName"] || !keys["caa-azure:kubernetesVersion"] {
+		t.Errorf("Run must include the shared-group and version checks: %+v", all)
+	}
 	cloud.footprint = Footprint{Cluster: "/subscriptions/s/resourceGroups/team-rg/providers/Microsoft.ContainerService/managedClusters/mine"}
 	if f := CheckSharedGroup(context.Background(), cloud, req); len(f) != 0 {
 		t.Errorf("this stack's own node group on a second run: %+v", f)
