@@ -132,8 +132,8 @@ func repairOperator(objs []Object, rbacProxyImage string) ([]Object, error) {
 			hasCRD = hasCRD || strings.HasPrefix(nameOf(o), "ccruntimes.")
 		case "Deployment":
 			hasDeployment = true
-			for _, c := range containers(o) {
-				if image, _ := c["image"].(string); imageName(image) == rbacProxyImageName && rbacProxyImage != "" {
+			for _, c := range Containers(o) {
+				if image, _ := c["image"].(string); upstream.SplitImage(image).Name == rbacProxyImageName && rbacProxyImage != "" {
 					c["image"] = rbacProxyImage
 				}
 			}
@@ -188,8 +188,8 @@ func overlayCAA(objs []Object, image string, workloadIdentity bool) ([]Object, e
 				mapAt(o, "spec", "template", "metadata", "labels")[WorkloadIdentityUseLabel] = "true"
 			}
 		}
-		for _, c := range containers(o) {
-			if img, _ := c["image"].(string); imageName(img) == caaImagePlaceholder && image != "" {
+		for _, c := range Containers(o) {
+			if img, _ := c["image"].(string); upstream.SplitImage(img).Name == caaImagePlaceholder && image != "" {
 				c["image"] = image
 			}
 		}
@@ -221,8 +221,8 @@ func mapAt(o Object, path ...string) map[string]any {
 	return cur
 }
 
-// containers returns the containers of a workload's pod template.
-func containers(o Object) []map[string]any {
+// Containers returns the containers of a workload's pod template.
+func Containers(o Object) []map[string]any {
 	spec, ok := o["spec"].(map[string]any)
 	if !ok {
 		return nil
@@ -245,16 +245,4 @@ func containers(o Object) []map[string]any {
 		}
 	}
 	return out
-}
-
-// imageName strips the tag or digest from an image reference.
-func imageName(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	slash := strings.LastIndex(ref, "/")
-	if i := strings.LastIndex(ref, ":"); i > slash {
-		ref = ref[:i]
-	}
-	return ref
 }

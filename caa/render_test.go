@@ -37,7 +37,7 @@ func TestRenderOperatorRepairsSidecar(t *testing.T) {
 	m := renderFixtures(t, RenderOptions{RBACProxyImage: upstream.DefaultRBACProxyImage})
 	dep := find(t, m.Operator, "Deployment", "confidential-containers-system/cc-operator-controller-manager")
 	images := map[string]string{}
-	for _, c := range containers(dep) {
+	for _, c := range Containers(dep) {
 		images[c["name"].(string)] = c["image"].(string)
 	}
 	if images["kube-rbac-proxy"] != "registry.k8s.io/kubebuilder/kube-rbac-proxy:v0.14.0" {
@@ -52,7 +52,7 @@ func TestRenderOperatorRepairsSidecar(t *testing.T) {
 	find(t, m.Operator, "CustomResourceDefinition", "ccruntimes.confidentialcontainers.org")
 
 	custom := renderFixtures(t, RenderOptions{RBACProxyImage: "mirror.example.com/kube-rbac-proxy:v0.14.0"})
-	for _, c := range containers(find(t, custom.Operator, "Deployment", "confidential-containers-system/cc-operator-controller-manager")) {
+	for _, c := range Containers(find(t, custom.Operator, "Deployment", "confidential-containers-system/cc-operator-controller-manager")) {
 		if c["name"] == "kube-rbac-proxy" && c["image"] != "mirror.example.com/kube-rbac-proxy:v0.14.0" {
 			t.Errorf("rbacProxyImage not honoured: %v", c["image"])
 		}
@@ -76,7 +76,7 @@ func TestRenderCcRuntimeWaitsForRuntimeClass(t *testing.T) {
 func TestRenderCAAOverlay(t *testing.T) {
 	m := renderFixtures(t, RenderOptions{CAAImage: "quay.io/confidential-containers/cloud-api-adaptor:v0.10.0-amd64"})
 	ds := find(t, m.CAA, "DaemonSet", "confidential-containers-system/cloud-api-adaptor-daemonset")
-	if got := containers(ds)[0]["image"]; got != "quay.io/confidential-containers/cloud-api-adaptor:v0.10.0-amd64" {
+	if got := Containers(ds)[0]["image"]; got != "quay.io/confidential-containers/cloud-api-adaptor:v0.10.0-amd64" {
 		t.Errorf("CAA image = %v", got)
 	}
 	labels := mapAt(ds, "spec", "template", "metadata", "labels")
@@ -130,20 +130,6 @@ func write(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestImageName(t *testing.T) {
-	for in, want := range map[string]string{
-		"cloud-api-adaptor":                          "cloud-api-adaptor",
-		"gcr.io/kubebuilder/kube-rbac-proxy:v0.13.1": "gcr.io/kubebuilder/kube-rbac-proxy",
-		"localhost:5000/caa:dev":                     "localhost:5000/caa",
-		"localhost:5000/caa":                         "localhost:5000/caa",
-		"quay.io/x/y@sha256:abc":                     "quay.io/x/y",
-	} {
-		if got := imageName(in); got != want {
-			t.Errorf("imageName(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -178,16 +178,8 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 		subscriptionScope := args.SubscriptionID.ToStringOutput().ApplyT(func(sub string) string {
 			return "/subscriptions/" + sub
 		}).(pulumi.StringOutput)
-		role, err := authorization.NewRoleDefinition(ctx, name+"-vm-size-reader", &authorization.RoleDefinitionArgs{
-			RoleName:         args.VMSizeRoleName,
-			Description:      pulumi.String("Lets cloud-api-adaptor list VM sizes at start-up; nothing else."),
-			RoleType:         pulumi.String("CustomRole"),
-			Scope:            subscriptionScope,
-			AssignableScopes: pulumi.StringArray{subscriptionScope},
-			Permissions: authorization.PermissionArray{&authorization.PermissionArgs{
-				Actions: pulumi.StringArray{pulumi.String(VMSizeReadAction)},
-			}},
-		}, parent)
+		role, err := customRole(ctx, name+"-vm-size-reader", args.VMSizeRoleName,
+			"Lets cloud-api-adaptor list VM sizes at start-up; nothing else.", subscriptionScope, []string{VMSizeReadAction}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("creating the VM size reader role: %w", err)
 		}

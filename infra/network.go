@@ -140,16 +140,8 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	vnetGroupScope := pulumi.All(args.SubscriptionID.ToStringOutput(), vnetGroup).ApplyT(func(v []any) string {
 		return "/subscriptions/" + v[0].(string) + "/resourceGroups/" + v[1].(string)
 	}).(pulumi.StringOutput)
-	subnetRole, err := authorization.NewRoleDefinition(ctx, name+"-subnet-join", &authorization.RoleDefinitionArgs{
-		RoleName:         args.SubnetRoleName,
-		Description:      pulumi.String("Lets a caa-azure cluster and cloud-api-adaptor place NICs in a subnet; nothing else."),
-		RoleType:         pulumi.String("CustomRole"),
-		Scope:            vnetGroupScope,
-		AssignableScopes: pulumi.StringArray{vnetGroupScope},
-		Permissions: authorization.PermissionArray{&authorization.PermissionArgs{
-			Actions: pulumi.ToStringArray(SubnetJoinActions),
-		}},
-	}, parent)
+	subnetRole, err := customRole(ctx, name+"-subnet-join", args.SubnetRoleName,
+		"Lets a caa-azure cluster and cloud-api-adaptor place NICs in a subnet; nothing else.", vnetGroupScope, SubnetJoinActions, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating the subnet join role: %w", err)
 	}

@@ -1,6 +1,11 @@
 package infra
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
 
 // Built-in Azure role ids ("Azure built-in roles", Microsoft Learn); they are
 // the same in every public-cloud tenant.
@@ -14,4 +19,18 @@ const (
 // form Azure returns on read, so a refresh shows no drift.
 func RoleDefinitionID(subscriptionID, role string) string {
 	return fmt.Sprintf("/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s", subscriptionID, role)
+}
+
+// customRole defines a role of the stack's own that allows only actions,
+// defined and assignable at scope.
+func customRole(ctx *pulumi.Context, name string, roleName pulumi.StringInput, description string, scope pulumi.StringOutput,
+	actions []string, opts ...pulumi.ResourceOption) (*authorization.RoleDefinition, error) {
+	return authorization.NewRoleDefinition(ctx, name, &authorization.RoleDefinitionArgs{
+		RoleName:         roleName,
+		Description:      pulumi.String(description),
+		RoleType:         pulumi.String("CustomRole"),
+		Scope:            scope,
+		AssignableScopes: pulumi.StringArray{scope},
+		Permissions:      authorization.PermissionArray{&authorization.PermissionArgs{Actions: pulumi.ToStringArray(actions)}},
+	}, opts...)
 }

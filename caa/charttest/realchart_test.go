@@ -192,7 +192,7 @@ func check(t *testing.T, rel upstream.Release, objs []object) {
 		case o.kind() == "Secret" && o.name() == "ssh-key-secret":
 			t.Error("the chart now makes ssh-key-secret for Azure: update the docs, which say it does not")
 		}
-		for _, c := range containersOf(o) {
+		for _, c := range caa.Containers(caa.Object(o)) {
 			images[o.kind()+"/"+o.name()+"/"+c["name"].(string)] = fmt.Sprint(c["image"])
 		}
 	}
@@ -222,22 +222,6 @@ func check(t *testing.T, rel upstream.Release, objs []object) {
 		}
 	}
 	t.Logf("%d objects; images: %v", len(objs), images)
-}
-
-func containersOf(o object) []map[string]any {
-	spec, _ := o["spec"].(map[string]any)
-	tmpl, _ := spec["template"].(map[string]any)
-	podSpec, _ := tmpl["spec"].(map[string]any)
-	var out []map[string]any
-	for _, key := range []string{"initContainers", "containers"} {
-		list, _ := podSpec[key].([]any)
-		for _, c := range list {
-			if m, ok := c.(map[string]any); ok {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
 }
 
 // plain turns the program's chart values (plain Pulumi inputs) into the Go

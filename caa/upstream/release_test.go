@@ -104,6 +104,8 @@ func TestImageRefs(t *testing.T) {
 		{"quay.io/c/caa@" + digest, "", "quay.io/c/caa@" + digest, "", "", "without a tag"},
 		{"localhost:5000/caa", "", "localhost:5000/caa", "", "", "has no tag"},
 		{"example.azurecr.io/caa:v9", "v10", "example.azurecr.io/caa:v10", "example.azurecr.io/caa", "v10", ""},
+		{"cloud-api-adaptor", "", "cloud-api-adaptor", "", "", "has no tag"},
+		{"gcr.io/kubebuilder/kube-rbac-proxy:v0.13.1", "", "gcr.io/kubebuilder/kube-rbac-proxy:v0.13.1", "gcr.io/kubebuilder/kube-rbac-proxy", "v0.13.1", ""},
 	}
 	for _, c := range cases {
 		ref := SplitImage(c.image).WithTag(c.tag)
