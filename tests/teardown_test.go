@@ -2,6 +2,7 @@ package tests
 
 import (
 	"caa-azure/infra/azname"
+	"maps"
 	"strings"
 	"testing"
 
@@ -50,14 +51,10 @@ func teardownModes() []teardownMode {
 	return modes
 }
 
+// merge is a with b's entries on top.
 func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
+	out := maps.Clone(a)
+	maps.Copy(out, b)
 	return out
 }
 

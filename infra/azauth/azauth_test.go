@@ -2,6 +2,7 @@ package azauth
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,14 +56,10 @@ func TestSelectFollowsTheProviderOrder(t *testing.T) {
 	}
 }
 
+// merge is a with b's entries on top.
 func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
+	out := maps.Clone(a)
+	maps.Copy(out, b)
 	return out
 }
 
