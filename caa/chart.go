@@ -1,12 +1,13 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"fmt"
 	"path/filepath"
 
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/caa/upstream"
 )
 
 // PeerPodCtrlServiceAccount is the account the chart's peerpod-ctrl (the

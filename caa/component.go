@@ -1,13 +1,14 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"fmt"
 	"sort"
 	"strings"
 
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/caa/upstream"
 )
 
 // CAAReleaseArgs configures the Kubernetes half of the guide.

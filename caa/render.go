@@ -1,13 +1,14 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"fmt"
 	"path/filepath"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"caa-azure/caa/upstream"
 )
 
 // Object is one rendered Kubernetes object, as kustomize emits it.

@@ -1,13 +1,14 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"caa-azure/caa/upstream"
 )
 
 // copyCloner "clones" by copying a local fixture tree, so benchmarks measure

@@ -1,11 +1,12 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"caa-azure/caa/upstream"
 )
 
 var fixtures = Sources{

@@ -1,12 +1,13 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/caa/upstream"
 )
 
 // PeerPodsSettings are the values of the peer-pods-cm ConfigMap.

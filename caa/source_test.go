@@ -1,7 +1,6 @@
 package caa
 
 import (
-	"caa-azure/caa/upstream"
 	"context"
 	"errors"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"caa-azure/caa/upstream"
 )
 
 // countingCloner writes a marker instead of cloning and fails if asked for

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"caa-azure/infra/azname"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/infra/azname"
 )
 
 // WorkerNodeLabel is the label the CAA DaemonSet selects nodes by; the

@@ -1,13 +1,14 @@
 package infra
 
 import (
-	"caa-azure/infra/azname"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/infra/azname"
 )
 
 // echoMocks returns every resource's inputs as its outputs, with an id and

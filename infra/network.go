@@ -1,13 +1,14 @@
 package infra
 
 import (
-	"caa-azure/infra/azname"
 	"fmt"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/network/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/infra/azname"
 )
 
 // ExistingSubnet is a node subnet the user owns (the guide's

@@ -1,8 +1,6 @@
 package infra
 
 import (
-	"caa-azure/infra/azname"
-	"caa-azure/infra/cidr"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -11,6 +9,9 @@ import (
 	"github.com/pulumi/pulumi-azure-native-sdk/network/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/infra/azname"
+	"caa-azure/infra/cidr"
 )
 
 // ExistingVNet is what Azure says about the VNet of a user's node subnet.

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"caa-azure/infra/azname"
 	"fmt"
 
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -9,6 +8,7 @@ import (
 
 	"caa-azure/caa"
 	"caa-azure/infra"
+	"caa-azure/infra/azname"
 	"caa-azure/workload"
 )
 

@@ -1,10 +1,11 @@
 package stack
 
 import (
-	"caa-azure/caa/upstream"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"caa-azure/caa/upstream"
 )
 
 // Defaults of the Kubernetes half.

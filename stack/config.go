@@ -4,9 +4,6 @@
 package stack
 
 import (
-	"caa-azure/caa/upstream"
-	"caa-azure/infra/azname"
-	"caa-azure/infra/cidr"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -17,7 +14,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"caa-azure/caa/upstream"
 	"caa-azure/infra"
+	"caa-azure/infra/azname"
+	"caa-azure/infra/cidr"
 )
 
 // namespace is the Pulumi project name and so the namespace of every key.

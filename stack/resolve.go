@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"caa-azure/caa/upstream"
-	"caa-azure/infra/azname"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,8 +10,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/caa"
+	"caa-azure/caa/upstream"
 	"caa-azure/infra"
 	"caa-azure/infra/azauth"
+	"caa-azure/infra/azname"
 )
 
 // resolved is everything the build needs that had to be looked up or

@@ -1,13 +1,13 @@
 package stack
 
 import (
-	"caa-azure/caa/upstream"
 	"context"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"caa-azure/caa"
+	"caa-azure/caa/upstream"
 )
 
 // cloneTimeout bounds one upstream clone on a slow network.

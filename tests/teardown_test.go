@@ -1,13 +1,13 @@
 package tests
 
 import (
-	"caa-azure/infra/azname"
 	"maps"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"caa-azure/infra/azname"
 	"caa-azure/stack"
 )
 
