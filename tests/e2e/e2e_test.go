@@ -185,18 +185,23 @@ func projectCopy(t *testing.T, base, stackName string) (project, state string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("make", "-C", root, "build").CombinedOutput(); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
 	dir, err := os.MkdirTemp("", "caa-azure-e2e-")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Built with go build, not make: the copy holds no sources, so the
+	// Makefile's stale-binary check would stop a binary it built.
+	binary := filepath.Join(dir, "caa-azure")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	proj, err := os.ReadFile(filepath.Join(root, "Pulumi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	proj = []byte(strings.Replace(string(proj), "binary: bin/caa-azure", "binary: "+filepath.Join(root, "bin", "caa-azure"), 1))
+	proj = []byte(strings.Replace(string(proj), "binary: bin/caa-azure", "binary: "+binary, 1))
 	stackFile, err := os.ReadFile(filepath.Join(root, "Pulumi."+base+".yaml"))
 	if err != nil {
 		t.Fatal(err)
