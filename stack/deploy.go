@@ -10,9 +10,9 @@ import (
 	"caa-azure/workload"
 )
 
-// MinimumPulumiVersion is the oldest Pulumi CLI the program runs on: the
-// first with the RequirePulumiVersion call (pulumi/pulumi#21429) and
-// `requiredPulumiVersion` in Pulumi.yaml (3.219.0); it also has
+// MinimumPulumiVersion is the oldest Pulumi CLI the program runs on: 3.219.0
+// is the first release with the RequirePulumiVersion RPC (pulumi/pulumi#21429,
+// released with `requiredPulumiVersion` for Pulumi.yaml); it also has
 // `deletedWith`, on which teardown relies.
 const MinimumPulumiVersion = ">=3.219.0"
 

@@ -82,6 +82,11 @@ func TestWorkflowsPinActions(t *testing.T) {
 	}
 	// Previews run a pull request's code: a read-only identity of their
 	// own, never the deploy identity.
+	// A read-only identity fails preflight's permission checks: previews
+	// report them as warnings.
+	if !regexp.MustCompile(`(?m)^\s+caa-azure:preflight:\n\s+value: warn$`).MatchString(string(preview)) {
+		t.Error("preview.yml must run preflight in warn mode: its read-only identity fails the permission checks")
+	}
 	if !strings.Contains(string(preview), "vars.AZURE_PREVIEW_CLIENT_ID") || strings.Contains(string(preview), "vars.AZURE_CLIENT_ID") {
 		t.Error("preview.yml must log in as AZURE_PREVIEW_CLIENT_ID, never the deploy identity AZURE_CLIENT_ID")
 	}

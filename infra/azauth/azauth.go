@@ -24,11 +24,12 @@ type Lookup func(name string) (string, bool)
 // Kind names the credential Select chose.
 type Kind string
 
-// The credential kinds, in the order Select tries them.
+// The credential kinds; Select tries OIDC, the client secret, the
+// certificate and the managed identity, then AZURE_*, then the CLI.
 const (
+	OIDC              Kind = "OIDC token (ARM_USE_OIDC)"
 	ClientSecret      Kind = "client secret (ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID)"
 	ClientCertificate Kind = "client certificate (ARM_CLIENT_CERTIFICATE_PATH)"
-	OIDC              Kind = "OIDC token (ARM_USE_OIDC)"
 	ManagedIdentity   Kind = "managed identity (ARM_USE_MSI)"
 	Environment       Kind = "AZURE_* environment (client secret, certificate or workload identity)"
 	AzureCLI          Kind = "Azure CLI login"
