@@ -32,8 +32,9 @@ type PeerPodNetworkArgs struct {
 	// PeerPodSubnetName and PeerPodSubnetCIDR place the pod-VM subnet.
 	PeerPodSubnetName pulumi.StringInput
 	PeerPodSubnetCIDR pulumi.StringInput
-	// ClusterPrincipalID is the AKS control-plane identity, granted Network
-	// Contributor on the node subnet as `az aks create` does for the user.
+	// ClusterPrincipalID is the AKS control-plane identity, granted the
+	// subnet join role on the node subnet (`az aks create` grants Network
+	// Contributor; join and read are what AKS documents it needs).
 	ClusterPrincipalID pulumi.StringInput
 	SubscriptionID     pulumi.StringInput
 	// SubnetRoleName names the custom role that may only join and read
@@ -47,8 +48,8 @@ type PeerPodNetworkArgs struct {
 type PeerPodNetwork struct {
 	pulumi.ResourceState
 
-	// NodeSubnetID resolves only after the cluster identity holds Network
-	// Contributor on it, so AKS, which consumes it, is created after the grant.
+	// NodeSubnetID resolves only after the cluster identity holds the subnet
+	// join role on it, so AKS, which consumes it, is created after the grant.
 	NodeSubnetID      pulumi.StringOutput `pulumi:"nodeSubnetId"`
 	PeerPodSubnetID   pulumi.StringOutput `pulumi:"peerpodSubnetId"`
 	PeerPodSubnetCIDR pulumi.StringOutput `pulumi:"peerpodSubnetCidr"`
