@@ -187,9 +187,12 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string {
-	outcome := "nothing was created"
+	// Worded so it is true whether or not the stack was deployed before:
+	// a Parse error cannot know, and "nothing was created" would be false
+	// for a stack that runs.
+	outcome := "this run changed nothing"
 	if e.Deployed {
-		outcome = "this run changed nothing; what earlier runs created is still there, untouched"
+		outcome += "; what earlier runs created is still there, untouched"
 	}
 	return "invalid configuration; " + outcome + ":\n  - " + strings.Join(e.Problems, "\n  - ") +
 		"\nset a value with `pulumi config set <key> <value>` (every key is in docs/configuration.md)"

@@ -360,8 +360,8 @@ func TestParseRejects(t *testing.T) {
 			if !strings.Contains(msg, c.key+": ") || !strings.Contains(msg, c.detail) {
 				t.Errorf("error does not name %s with %q:\n%s", c.key, c.detail, msg)
 			}
-			if !strings.Contains(msg, "nothing was created") {
-				t.Errorf("error does not say that nothing was created:\n%s", msg)
+			if !strings.Contains(msg, "this run changed nothing") || strings.Contains(msg, "nothing was created") {
+				t.Errorf("error does not say that this run changed nothing:\n%s", msg)
 			}
 		})
 	}

@@ -116,7 +116,7 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 	if len(errs) > 0 {
 		errs = append(errs, "these come from the preflight checks against Azure; set caa-azure:preflight warn to deploy anyway")
 		// Worded for what is there: after a first successful up the
-		// cluster exists, and "nothing was created" would be untrue.
+		// cluster exists, and the error says its resources are untouched.
 		fp, ferr := cloud.Footprint(ctx.Context(), preflight.Tag{Key: StackTag, Value: cfg.StackID()})
 		return &ConfigError{Problems: errs, Deployed: ferr == nil && fp.Cluster != ""}
 	}

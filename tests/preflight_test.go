@@ -85,7 +85,7 @@ func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
 		"grantVmSizeRead false); ask for Owner or User Access Administrator there",
 		"Microsoft.Authorization/roleDefinitions/write on /subscriptions/" + subscriptionID + ", which the subnet join role",
 		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Resources/subscriptions/resourceGroups/write on /subscriptions/" + subscriptionID,
-		"nothing was created",
+		"this run changed nothing:",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -104,7 +104,7 @@ func TestPreflightErrorOnADeployedStack(t *testing.T) {
 	if err == nil {
 		t.Fatal("a broken subscription must stop the run in error mode")
 	}
-	if strings.Contains(err.Error(), "nothing was created") || !strings.Contains(err.Error(), "this run changed nothing") {
+	if strings.Contains(err.Error(), "nothing was created") || !strings.Contains(err.Error(), "what earlier runs created is still there, untouched") {
 		t.Errorf("the error must say the run changed nothing, not that nothing was created:\n%v", err)
 	}
 	if len(m.resources) != 0 {
