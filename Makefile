@@ -9,7 +9,8 @@ GO       ?= go
 BIN      := bin/caa-azure
 # The hash of the sources, computed as stack.SourceHash does; the program
 # refuses to run when the sources no longer match it (a stale binary).
-SOURCE_HASH = $(shell find . -path ./.git -prune -o -path ./bin -prune -o -path ./tests -prune -o -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+# Without sha256sum (coreutils) the hash is empty and the check is off.
+SOURCE_HASH = $(shell command -v sha256sum >/dev/null && find . -path ./.git -prune -o -path ./bin -prune -o -path ./tests -prune -o -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
 GOFLAGS_BUILD = -ldflags="-s -w -X caa-azure/stack.builtFrom=$(SOURCE_HASH)"
 SOURCES  := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tests/*') go.mod go.sum
 
