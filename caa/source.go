@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"caa-azure/caa/upstream"
 )
 
 // Cloner fetches one tag of a git repository into dir.
@@ -19,12 +21,27 @@ type Cloner interface {
 // GitCloner clones with the git command, as kustomize does for remote bases.
 type GitCloner struct{}
 
-// Clone runs a shallow, single-tag clone.
-func (GitCloner) Clone(ctx context.Context, url, tag, dir string) error {
+// Clone runs a shallow, single-tag clone, or, for a full commit id (what
+// CAA's versions.yaml pins trustee to), a shallow fetch of that commit.
+func (GitCloner) Clone(ctx context.Context, url, ref, dir string) error {
 	if _, err := exec.LookPath("git"); err != nil {
 		return errors.New("git is not installed")
 	}
-	cmd := exec.CommandContext(ctx, "git", "clone", "--quiet", "--depth", "1", "--branch", tag, "--single-branch", url, dir)
+	if !upstream.IsCommitID(ref) {
+		return runGit(ctx, "", "clone", "--quiet", "--depth", "1", "--branch", ref, "--single-branch", url, dir)
+	}
+	if err := runGit(ctx, "", "init", "--quiet", dir); err != nil {
+		return err
+	}
+	if err := runGit(ctx, dir, "fetch", "--quiet", "--depth", "1", url, ref); err != nil {
+		return err
+	}
+	return runGit(ctx, dir, "checkout", "--quiet", "FETCH_HEAD")
+}
+
+func runGit(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))

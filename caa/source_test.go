@@ -110,4 +110,20 @@ func TestGitCloner(t *testing.T) {
 	if _, err := cache.Checkout(context.Background(), "file://"+repo, "v9.9.9"); err == nil || !strings.Contains(err.Error(), "v9.9.9") {
 		t.Errorf("a missing tag must fail naming it: %v", err)
 	}
+
+	// A pinned commit (trustee's refs): the first commit, not the tip.
+	cmd := exec.Command("git", "rev-parse", "v1.0.0^{commit}")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := strings.TrimSpace(string(out))
+	dir, err = cache.Checkout(context.Background(), "file://"+repo, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "file")); string(b) != "v1" {
+		t.Errorf("checked out %q at the commit, want its content", b)
+	}
 }
