@@ -119,3 +119,10 @@ func (r Release) InitdataFormat() InitdataFormat {
 // with the initdata digest (a tpm2_pcrextend drop-in CAA's podvm files gained
 // in v0.12.0); before that, nothing in the pod VM measures initdata.
 func (r Release) MeasuresInitdata() bool { return semverAtLeast(r.CAAVersion, "0.12.0") }
+
+// DefaultHelperImage replaces the init container image trustee's tree
+// leaves at quay.io/prometheus/busybox:latest (up to v0.18.0; it copies the
+// resource policy into place), so every image the stack runs is pinned; the
+// attested sample runs it too (its wget and sha256sum). It is the busybox
+// Kubernetes' own e2e tests use, at a fixed version.
+const DefaultHelperImage = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"

@@ -1,0 +1,55 @@
+package charttest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"caa-azure/caa"
+	"caa-azure/caa/upstream"
+)
+
+// envTrusteeRepo is a git repository of confidential-containers/trustee (a
+// clone or a bare mirror) holding every commit CAA's versions.yaml pins.
+const envTrusteeRepo = "TRUSTEE_REPO"
+
+// TestRealTrusteeTree renders trustee's KBS tree at the reference each known
+// CAA release pins, as the program does, and checks what it relies on: the
+// overlay exists, the key goes where that KBS reads it, the images are the
+// pinned ones, and the resource policy (where the tree ships one) still
+// refuses the sample attester.
+func TestRealTrusteeTree(t *testing.T) {
+	repo := os.Getenv(envTrusteeRepo)
+	if repo == "" {
+		t.Skipf("set %s to a trustee git repository to render the real KBS trees (see CONTRIBUTING.md); skipped", envTrusteeRepo)
+	}
+	for _, version := range upstream.KnownVersions() {
+		t.Run(version, func(t *testing.T) {
+			tr, _ := upstream.TrusteeOf(version)
+			root := t.TempDir()
+			extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
+			opts := caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage, Address: "10.0.255.254"}
+			m, err := caa.RenderTrustee(root, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The flat store arrived with trustee v0.19.0, pinned by CAA 0.20.0.
+			wantKV := version >= "0.20.0"
+			if (m.Storage == caa.StorageKV) != wantKV {
+				t.Errorf("storage %s; want the flat store: %v", m.Storage, wantKV)
+			}
+			var kinds []string
+			for _, o := range m.Objects {
+				kind, _ := o["kind"].(string)
+				kinds = append(kinds, kind)
+				for _, c := range caa.Containers(o) {
+					if image := c["image"].(string); image != tr.Image && image != upstream.DefaultHelperImage {
+						t.Errorf("container %v runs %s", c["name"], image)
+					}
+				}
+			}
+			t.Logf("trustee %s: %s storage, objects %s", tr.Ref, m.Storage, strings.Join(kinds, ","))
+		})
+	}
+}

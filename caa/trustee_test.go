@@ -1,0 +1,159 @@
+package caa
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	repositoryFixture = "../tests/fixtures/trustee-repository"
+	kvFixture         = "../tests/fixtures/trustee-kvstorage"
+)
+
+var trusteeOpts = TrusteeOptions{KBSImage: "example.com/kbs:v1", HelperImage: "example.com/busybox:1.37.0", Address: "10.0.255.254"}
+
+func renderTrusteeFixture(t *testing.T, dir string) *TrusteeManifests {
+	t.Helper()
+	m, err := RenderTrustee(dir, trusteeOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRenderTrusteeServiceAndImages(t *testing.T) {
+	for _, dir := range []string{repositoryFixture, kvFixture} {
+		m := renderTrusteeFixture(t, dir)
+		if kindOf(m.Objects[0]) != "Namespace" || nameOf(m.Objects[0]) != TrusteeNamespace {
+			t.Errorf("%s: the namespace must come first: %v", dir, ObjectKey(m.Objects[0]))
+		}
+		svc := find(t, m.Objects, "Service", TrusteeNamespace+"/"+KBSName)
+		ann := mapAt(svc, "metadata", "annotations")
+		if mapAt(svc, "spec")["type"] != "LoadBalancer" || ann[InternalLoadBalancerAnnotation] != "true" || ann[LoadBalancerIPv4Annotation] != "10.0.255.254" {
+			t.Errorf("%s: the KBS must be an internal load balancer at the fixed address: %v", dir, svc)
+		}
+		dep := find(t, m.Objects, "Deployment", TrusteeNamespace+"/"+KBSName)
+		for _, c := range Containers(dep) {
+			image := c["image"].(string)
+			if image != trusteeOpts.KBSImage && image != trusteeOpts.HelperImage {
+				t.Errorf("%s: container %v runs %q, not a pinned image", dir, c["name"], image)
+			}
+			if c["name"] == KBSName && c["readinessProbe"] == nil {
+				t.Errorf("%s: the KBS needs a readiness probe so Pulumi waits until it listens", dir)
+			}
+		}
+		if !strings.HasPrefix(m.AdminKeySecret, AdminKeySecretPrefix+"-") || !strings.HasPrefix(m.ResourceSecret, ResourceSecretPrefix+"-") {
+			t.Errorf("%s: secret names %q %q", dir, m.AdminKeySecret, m.ResourceSecret)
+		}
+	}
+}
+
+func keysMountAndVolume(t *testing.T, m *TrusteeManifests) (map[string]any, map[string]any) {
+	t.Helper()
+	dep := find(t, m.Objects, "Deployment", TrusteeNamespace+"/"+KBSName)
+	var mount, volume map[string]any
+	for _, c := range Containers(dep) {
+		if c["name"] != KBSName {
+			continue
+		}
+		for _, v := range c["volumeMounts"].([]any) {
+			if v.(map[string]any)["name"] == ResourceSecretPrefix {
+				mount = v.(map[string]any)
+			}
+		}
+	}
+	for _, v := range mapAt(dep, "spec", "template", "spec")["volumes"].([]any) {
+		if v.(map[string]any)["name"] == ResourceSecretPrefix {
+			volume = v.(map[string]any)
+		}
+	}
+	if mount == nil || volume == nil {
+		t.Fatal("no keys mount or volume")
+	}
+	return mount, volume
+}
+
+// TestRenderTrusteeSeedsWhereKBSReads: the file store reads the overlay's
+// mount as it is; the flat store needs one file named with \x2F.
+func TestRenderTrusteeSeedsWhereKBSReads(t *testing.T) {
+	m := renderTrusteeFixture(t, repositoryFixture)
+	mount, volume := keysMountAndVolume(t, m)
+	if m.Storage != StorageRepository || mount["mountPath"] != "/opt/confidential-containers/kbs/repository/reponame/workload_key/" ||
+		mapAt(volume, "secret")["items"] != nil {
+		t.Errorf("file store: %s %v %v", m.Storage, mount, volume)
+	}
+	m = renderTrusteeFixture(t, kvFixture)
+	mount, volume = keysMountAndVolume(t, m)
+	items, _ := mapAt(volume, "secret")["items"].([]any)
+	if m.Storage != StorageKV || mount["mountPath"] != "/opt/confidential-containers/kbs/repository" || len(items) != 1 ||
+		items[0].(map[string]any)["path"] != `reponame\x2Fworkload_key\x2Fkey.bin` || items[0].(map[string]any)["key"] != ResourceFile {
+		t.Errorf("flat store: %s %v %v", m.Storage, mount, items)
+	}
+}
+
+// copyTree copies a fixture so a test can change it.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestRenderTrusteeRefusesChangedUpstream(t *testing.T) {
+	base := "kbs/config/kubernetes/base/"
+	for name, tc := range map[string]struct {
+		fixture, file, old, new, want string
+	}{
+		"policy no longer refuses sample": {repositoryFixture, base + "policy.rego", `"sample"`, `"other"`, "sample attester"},
+		"flat store elsewhere":            {kvFixture, base + "kbs-config.toml", `"/opt/confidential-containers/kbs"`, `"/data"`, "LocalFs store"},
+		"file store elsewhere":            {repositoryFixture, base + "kbs-config.toml", "insecure_http = true", "insecure_http = true\n[[plugins]]\nname = \"resource\"\ntype = \"LocalFs\"\ndir_path = \"/data\"", "/data"},
+		"key mounted elsewhere":           {repositoryFixture, "kbs/config/kubernetes/overlays/x86_64/patch.yaml", "reponame/workload_key", "other/key", "path changed upstream"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := copyTree(t, tc.fixture)
+			p := filepath.Join(dir, tc.file)
+			b, err := os.ReadFile(p)
+			if err != nil || !strings.Contains(string(b), tc.old) {
+				t.Fatalf("fixture %s lacks %q", tc.file, tc.old)
+			}
+			if err := os.WriteFile(p, []byte(strings.Replace(string(b), tc.old, tc.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := RenderTrustee(dir, trusteeOpts); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("want an error about %q, got %v", tc.want, err)
+			}
+		})
+	}
+	if _, err := RenderTrustee(t.TempDir(), trusteeOpts); err == nil || !strings.Contains(err.Error(), "trustee checkout") {
+		t.Errorf("an empty directory: %v", err)
+	}
+}
+
+// TestRenderTrusteeLeavesCheckoutAlone: placeholders go to memory only.
+func TestRenderTrusteeLeavesCheckoutAlone(t *testing.T) {
+	dir := copyTree(t, kvFixture)
+	renderTrusteeFixture(t, dir)
+	for _, f := range []string{"kbs/config/kubernetes/base/kbs.pem", "kbs/config/kubernetes/overlays/key.bin"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s written into the checkout", f)
+		}
+	}
+}
