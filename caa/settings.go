@@ -25,6 +25,9 @@ type PeerPodsSettings struct {
 	EnableSecureBoot     bool
 	// Tags always include the stack tag, so this stack's pod VMs can be found.
 	Tags map[string]string
+	// Initdata is the global INITDATA, encoded as the release reads it: pod
+	// VMs without their own initdata annotation boot with it.
+	Initdata string
 }
 
 // ConfigMapData renders the settings as peer-pods-cm data. Values are plain
@@ -67,6 +70,9 @@ func (s PeerPodsSettings) optional() map[string]string {
 	}
 	if s.EnableSecureBoot {
 		out["ENABLE_SECURE_BOOT"] = "true"
+	}
+	if s.Initdata != "" {
+		out["INITDATA"] = s.Initdata
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/caa"
+	"caa-azure/caa/upstream"
 	"caa-azure/infra"
 	"caa-azure/infra/azname"
 	"caa-azure/workload"
@@ -49,7 +50,20 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	sample, err := buildSample(ctx, r, cluster, release, azureDeps)
+	attestation, err := buildAttestation(ctx, r, cluster)
+	if err != nil {
+		return nil, err
+	}
+	// Pod VMs boot with initdata naming the KBS: none starts before it answers.
+	podVMDeps := azureDeps
+	if attestation != nil {
+		podVMDeps = append(append([]pulumi.Resource{}, azureDeps...), attestation.Ready...)
+	}
+	sample, err := buildSample(ctx, r, cluster, release, podVMDeps)
+	if err != nil {
+		return nil, err
+	}
+	attested, err := buildAttestedSample(ctx, r, cluster, release, attestation, podVMDeps)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +78,16 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
 	ctx.Export("podVmResourceGroupName", net.PodVMResourceGroupName)
 	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(azname.PodVMListCommand).(pulumi.StringOutput))
-	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
+	if plan := r.attestation; plan != nil {
+		ctx.Export("kbsUrl", pulumi.String(plan.URL))
+		ctx.Export("kbsAdminPrivateKey", attestation.AdminPrivateKey)
+		ctx.Export("attestedSampleCommand", pulumi.String(attestedSampleCommand))
+		if plan.PCR8 != "" {
+			ctx.Export("initdataPcr8", pulumi.String(plan.PCR8))
+		}
+	}
+	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample,
+		Attestation: attestation, AttestedSample: attested}, nil
 }
 
 // buildNames returns the configured names, or ones built from a random
@@ -200,6 +223,9 @@ func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *inf
 		EnableSecureBoot:     cfg.EnableSecureBoot,
 		Tags:                 cfg.PodVMTags,
 	}
+	if r.attestation != nil {
+		settings.Initdata = r.attestation.Encoded
+	}
 	args := &caa.CAAReleaseArgs{AzureDependencies: azureDeps, Cluster: cluster.ManagedCluster}
 	if r.manifests != nil {
 		args.Manifests = r.manifests
@@ -244,5 +270,42 @@ func buildSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, relea
 		// The sample's pod VM goes with the pod VM group; destroy never
 		// waits on a pod that cannot terminate.
 		DeletedWith: cluster.ManagedCluster,
+	}, pulumi.Providers(cluster.Provider))
+}
+
+// attestedSampleCommand shows what the attested sample saw.
+const attestedSampleCommand = "kubectl logs job/attested-sample"
+
+func buildAttestation(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster) (*caa.Attestation, error) {
+	if r.attestation == nil {
+		return nil, nil
+	}
+	return caa.NewAttestation(ctx, "attestation", &caa.AttestationArgs{
+		Manifests: r.attestation.Trustee,
+		Cluster:   cluster.ManagedCluster,
+	}, pulumi.Providers(cluster.Provider))
+}
+
+// buildAttestedSample is the Job that shows the KBS releasing its secret
+// to an attested pod VM, or refusing it on a pod VM without a TEE.
+func buildAttestedSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, release *caa.CAARelease,
+	attestation *caa.Attestation, podVMDeps []pulumi.Resource) (*workload.AttestedSample, error) {
+	if attestation == nil || !r.cfg.Sample {
+		return nil, nil
+	}
+	expect := workload.ExpectReleased
+	if r.cfg.DisableCVM {
+		expect = workload.ExpectRefused
+	}
+	return workload.NewAttestedSample(ctx, "attested-sample", &workload.AttestedSampleArgs{
+		Image:              pulumi.String(upstream.DefaultHelperImage),
+		RuntimeClassName:   release.RuntimeClass,
+		InitdataAnnotation: r.cfg.Release.InitdataFormat().Annotation,
+		Initdata:           r.attestation.Encoded,
+		ResourceURL:        "http://127.0.0.1:8006/cdh/resource/" + caa.ResourcePath(),
+		SecretSHA256:       attestation.SecretSHA256,
+		Expect:             expect,
+		DependsOn:          append(release.Dependencies(), podVMDeps...),
+		DeletedWith:        cluster.ManagedCluster,
 	}, pulumi.Providers(cluster.Provider))
 }

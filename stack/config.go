@@ -173,6 +173,16 @@ type Config struct {
 	// principal's password.
 	CredentialLifetimeHours int
 	CredentialGeneration    int
+
+	// Attestation deploys trustee's KBS and the attested sample.
+	Attestation bool
+	// TrusteeSourceDir is a local trustee checkout; empty means clone Trustee.Ref.
+	TrusteeSourceDir string
+	// KBSAddress is the KBS load balancer's address; invalid (zero) means
+	// the node subnet's last assignable address, resolved with the subnet.
+	KBSAddress netip.Addr
+	// Trustee is the KBS the release pins.
+	Trustee upstream.Trustee
 }
 
 // StackID is "<project>/<stack>", the value of StackTag.
@@ -237,6 +247,7 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	}
 	warnings = append(warnings, parseCAA(c, r)...)
 	parseIdentity(c, r)
+	warnings = append(warnings, parseAttestation(c, r)...)
 	c.GrantVMSizeRead = r.boolean(keyGrantVMSizeRead, true,
 		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
 	c.Preflight = r.oneOf(keyPreflight, PreflightError, []string{PreflightError, PreflightWarn, PreflightOff},

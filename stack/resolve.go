@@ -33,6 +33,10 @@ type resolved struct {
 	manifests *caa.Manifests
 	// entra is who administers an Entra ID-only cluster, or nil.
 	entra *infra.EntraAccess
+	// nodeSubnetCIDR is the node subnet's range (the user's, when given).
+	nodeSubnetCIDR netip.Prefix
+	// attestation is the KBS and the initdata that points at it, or nil.
+	attestation *attestationPlan
 }
 
 // resolve looks up the subscription, the user's group and VNet, renders
@@ -42,7 +46,7 @@ func resolve(ctx *pulumi.Context, cfg *Config, opts Options, log *userLog) (*res
 	if err != nil {
 		return nil, fmt.Errorf("reading the Azure subscription of the deploying identity (run `az login`): %w", err)
 	}
-	r := &resolved{cfg: cfg, log: log, tenantID: client.TenantId, peerPodCIDR: cfg.PeerPodSubnetCIDR}
+	r := &resolved{cfg: cfg, log: log, tenantID: client.TenantId, peerPodCIDR: cfg.PeerPodSubnetCIDR, nodeSubnetCIDR: cfg.ClusterSubnetCIDR}
 	// The program's own Azure calls (preflight) use the provider's subscription.
 	r.subscriptionID, _ = azauth.Subscription(providerSetting(ctx), client.SubscriptionId)
 
@@ -60,6 +64,11 @@ func resolve(ctx *pulumi.Context, cfg *Config, opts Options, log *userLog) (*res
 	}
 	if cfg.Release.InstallMethod == upstream.InstallOperator {
 		if r.manifests, err = renderManifests(ctx.Context(), cfg, opts.Sources); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Attestation {
+		if r.attestation, err = planAttestation(ctx.Context(), cfg, r.nodeSubnetCIDR, opts.Sources); err != nil {
 			return nil, err
 		}
 	}
@@ -95,6 +104,12 @@ func (r *resolved) placeInUserVNet(ctx *pulumi.Context) error {
 	}
 	r.peerPodCIDR = peer
 	r.existingSubnet = &infra.ExistingSubnet{ID: id}
+	for _, p := range vnet.Subnets[id.SubnetName] {
+		if p.Addr().Is4() {
+			r.nodeSubnetCIDR = p
+			break
+		}
+	}
 	return nil
 }
 

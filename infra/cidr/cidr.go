@@ -102,3 +102,43 @@ var privateSpace = []netip.Prefix{
 func IsPrivate(p netip.Prefix) bool {
 	return ContainedInAny(privateSpace, p)
 }
+
+// azureReservedLow is how many addresses Azure reserves at the start of
+// every subnet (network, gateway, two for DNS); it also reserves the last.
+const azureReservedLow = 4
+
+// LastAssignable is the highest address Azure lets a resource take in an
+// IPv4 subnet: one below the broadcast address. Azure hands out addresses
+// from the bottom, so it is the last to be taken by nodes or pods.
+func LastAssignable(p netip.Prefix) (netip.Addr, error) {
+	p = p.Masked()
+	if !p.Addr().Is4() || p.Bits() > 29 {
+		return netip.Addr{}, fmt.Errorf("%s is not an IPv4 subnet of /29 or larger, the smallest Azure allows", p)
+	}
+	b := p.Addr().As4()
+	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n |= 1<<(32-p.Bits()) - 1 // broadcast
+	n--
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), nil
+}
+
+// CheckAssignable reports why Azure would not give addr to a resource in
+// subnet p: outside it, or one of the addresses Azure reserves.
+func CheckAssignable(p netip.Prefix, addr netip.Addr) error {
+	p = p.Masked()
+	if !p.Contains(addr) {
+		return fmt.Errorf("%s is not in the subnet %s", addr, p)
+	}
+	last, err := LastAssignable(p)
+	if err != nil {
+		return err
+	}
+	first := p.Addr()
+	for i := 0; i < azureReservedLow; i++ {
+		first = first.Next()
+	}
+	if addr.Less(first) || last.Less(addr) {
+		return fmt.Errorf("%s is reserved by Azure in %s (the first four addresses and the last); use one from %s to %s", addr, p, first, last)
+	}
+	return nil
+}

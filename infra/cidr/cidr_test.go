@@ -121,3 +121,27 @@ func TestIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+func TestLastAssignable(t *testing.T) {
+	for in, want := range map[string]string{"10.224.0.0/16": "10.224.255.254", "10.0.0.0/29": "10.0.0.6", "10.1.2.64/26": "10.1.2.126"} {
+		got, err := LastAssignable(netip.MustParsePrefix(in))
+		if err != nil || got.String() != want {
+			t.Errorf("%s: %v %v, want %s", in, got, err, want)
+		}
+		if err := CheckAssignable(netip.MustParsePrefix(in), got); err != nil {
+			t.Errorf("%s: the last assignable address must be assignable: %v", in, err)
+		}
+	}
+	if _, err := LastAssignable(netip.MustParsePrefix("10.0.0.0/30")); err == nil {
+		t.Error("a /30 is smaller than Azure allows")
+	}
+	p := netip.MustParsePrefix("10.224.0.0/16")
+	for _, bad := range []string{"10.224.0.0", "10.224.0.3", "10.224.255.255", "10.225.0.10"} {
+		if err := CheckAssignable(p, netip.MustParseAddr(bad)); err == nil {
+			t.Errorf("%s must not be assignable in %s", bad, p)
+		}
+	}
+	if err := CheckAssignable(p, netip.MustParseAddr("10.224.0.4")); err != nil {
+		t.Errorf("the first address after the reserved ones: %v", err)
+	}
+}

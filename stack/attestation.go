@@ -1,0 +1,83 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"caa-azure/caa"
+	"caa-azure/caa/initdata"
+	"caa-azure/caa/upstream"
+	"caa-azure/infra/cidr"
+)
+
+// attestationPlan is everything the attestation add-on needs that can be
+// known before anything is registered: the KBS's address, its objects, and
+// the initdata pointing pod VMs at it.
+type attestationPlan struct {
+	// URL is the KBS as pod VMs reach it.
+	URL string
+	// Trustee are the rendered KBS objects.
+	Trustee *caa.TrusteeManifests
+	// Initdata is the TOML; Encoded is it as the release takes it, both as
+	// the global INITDATA and as the sample's annotation.
+	Initdata []byte
+	Encoded  string
+	// PCR8 is what the pod VM's PCR 8 holds after boot, or "" when the
+	// release's image does not measure initdata or the pod VM has no vTPM.
+	PCR8 string
+}
+
+// planAttestation places the KBS at a fixed address of the node subnet,
+// renders trustee's tree and builds the initdata. The address is fixed, not
+// read back from the Service, so the initdata (and PCR 8) is known at
+// preview and stays the same on every run.
+func planAttestation(ctx context.Context, cfg *Config, nodeSubnet netip.Prefix, cache *caa.SourceCache) (*attestationPlan, error) {
+	addr := cfg.KBSAddress
+	if !addr.IsValid() {
+		last, err := cidr.LastAssignable(nodeSubnet)
+		if err != nil {
+			return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: the node subnet gives no address for the KBS (%v); set %s to a free address of it",
+				qualify(keyAttestation), err, qualify(keyKBSAddress))}}
+		}
+		addr = last
+	} else if err := cidr.CheckAssignable(nodeSubnet, addr); err != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %v; the KBS's internal load balancer takes its address from the node subnet "+
+			"(leave it empty for %s's last assignable address)", qualify(keyKBSAddress), err, nodeSubnet)}}
+	}
+	root := cfg.TrusteeSourceDir
+	if root == "" {
+		if cache == nil {
+			return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: no source cache is available to clone trustee; set %s to a checkout of %s at %s",
+				qualify(keyAttestation), qualify(keyTrusteeSourceDir), upstream.TrusteeRepository, cfg.Trustee.Ref)}}
+		}
+		cloneCtx, cancel := context.WithTimeout(ctx, cloneTimeout)
+		defer cancel()
+		dir, err := cache.Checkout(cloneCtx, upstream.TrusteeRepository, cfg.Trustee.Ref)
+		if err != nil {
+			return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %s is empty, so the program fetches trustee at %s, but %v; clone it yourself "+
+				"(`git clone %s && git -C trustee checkout %s`) and set %s to the checkout",
+				qualify(keyAttestation), qualify(keyTrusteeSourceDir), cfg.Trustee.Ref, err, upstream.TrusteeRepository, cfg.Trustee.Ref, qualify(keyTrusteeSourceDir))}}
+		}
+		root = dir
+	}
+	trustee, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: cfg.Trustee.Image, HelperImage: upstream.DefaultHelperImage, Address: addr.String()})
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: trustee's KBS tree cannot be used: %v", qualify(keyTrusteeSourceDir), err)}}
+	}
+	url := fmt.Sprintf("http://%s:%d", addr, caa.KBSPort)
+	doc, err := initdata.Build(url)
+	if err != nil {
+		return nil, err
+	}
+	format := cfg.Release.InitdataFormat()
+	encoded, err := initdata.Encode(doc, format.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	plan := &attestationPlan{URL: url, Trustee: trustee, Initdata: doc, Encoded: encoded}
+	if cfg.Release.MeasuresInitdata() && !cfg.DisableCVM {
+		plan.PCR8 = initdata.PCR8(doc)
+	}
+	return plan, nil
+}
