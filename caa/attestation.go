@@ -67,11 +67,15 @@ func NewAttestation(ctx *pulumi.Context, name string, args *AttestationArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	keys := adminSeed.Base64.ApplyT(AdminKeysFromSeed).(pulumi.StringArrayOutput)
+	// The random provider marks these secret too; saying so here keeps them
+	// secret whatever the provider does.
+	seedText := pulumi.ToSecret(adminSeed.Base64).(pulumi.StringOutput)
+	secretText := pulumi.ToSecret(secret.Base64).(pulumi.StringOutput)
+	keys := seedText.ApplyT(AdminKeysFromSeed).(pulumi.StringArrayOutput)
 	// The public half is no secret; showing it lets a reviewer see it is stable.
 	publicKey := pulumi.Unsecret(keys.Index(pulumi.Int(0))).(pulumi.StringOutput)
 	a.AdminPrivateKey = pulumi.ToSecret(keys.Index(pulumi.Int(1))).(pulumi.StringOutput)
-	a.SecretSHA256 = pulumi.Unsecret(secret.Base64.ApplyT(SecretDigest)).(pulumi.StringOutput)
+	a.SecretSHA256 = pulumi.Unsecret(secretText.ApplyT(SecretDigest)).(pulumi.StringOutput)
 
 	var withCluster []pulumi.ResourceOption
 	if args.Cluster != nil {
@@ -104,7 +108,7 @@ func NewAttestation(ctx *pulumi.Context, name string, args *AttestationArgs, opt
 			obj["stringData"] = pulumi.StringMap{AdminKeyFile: publicKey}
 		case kindOf(obj) == "Secret" && nameOf(obj) == args.Manifests.ResourceSecret:
 			delete(obj, "data")
-			obj["stringData"] = pulumi.StringMap{ResourceFile: secret.Base64}
+			obj["stringData"] = pulumi.StringMap{ResourceFile: secretText}
 		}
 		res, err := register(obj, namespace)
 		if err != nil {

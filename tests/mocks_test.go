@@ -2,7 +2,9 @@ package tests
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"sort"
@@ -74,6 +76,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "random:index/randomString:RandomString":
 		set("result", suffix)
 		id = suffix
+	case "random:index/randomBytes:RandomBytes":
+		// Deterministic per resource, like the state Pulumi keeps.
+		sum := sha256.Sum256([]byte(args.Name))
+		set("base64", base64.StdEncoding.EncodeToString(sum[:]))
+		set("hex", hex.EncodeToString(sum[:]))
+		id = args.Name
 	case "azure-native:resources:ResourceGroup":
 		set("name", rg)
 		id = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s", subscriptionID, rg)

@@ -40,6 +40,9 @@ func teardownModes() []teardownMode {
 			set: map[string]string{"caa-azure:resourceGroupName": "team-rg", "caa-azure:clusterName": "team-aks"}},
 		{name: "chart in an existing resource group", stack: "snp", group: "team-rg", cluster: "team-aks",
 			set: merge(chart, map[string]string{"caa-azure:resourceGroupName": "team-rg", "caa-azure:clusterName": "team-aks"})},
+		generated("attestation", "snp", attestationOn(repositoryTrustee)),
+		generated("chart with attestation", "snp", merge(chart, attestationOn(kvTrustee))),
+		generated("attestation without a TEE", "nonconf", attestationOn(repositoryTrustee)),
 	}
 	for i := range modes {
 		modes[i].chart = modes[i].set["caa-azure:caaVersion"] == "0.22.0"

@@ -20,6 +20,7 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 
 	"caa-azure/caa"
+	"caa-azure/caa/initdata"
 	"caa-azure/caa/upstream"
 )
 
@@ -110,7 +111,7 @@ func render(t *testing.T, caaRepo, kataRepo string, rel upstream.Release) []obje
 	install, err := caa.ChartInstallOf(rel, caa.ChartOptions{
 		Settings: caa.PeerPodsSettings{SubscriptionID: "sub", Region: "eastus", InstanceSize: "Standard_DC2as_v5",
 			ResourceGroup: pulumi.String("caa-x-podvms-1"), SubnetID: pulumi.String("/subnet"), ImageID: rel.PodVMImageID,
-			PeerPodsLimitPerNode: 4, Tags: map[string]string{"caa-azure-stack": "caa-azure/snp"}},
+			PeerPodsLimitPerNode: 4, Tags: map[string]string{"caa-azure-stack": "caa-azure/snp"}, Initdata: testInitdata(t, rel)},
 		WorkloadIdentity: true, ClientID: pulumi.String("client-id"), Webhook: true,
 		RBACProxyImage: upstream.DefaultRBACProxyImage,
 	})
@@ -201,7 +202,8 @@ func check(t *testing.T, rel upstream.Release, objs []object) {
 	}
 	data, _ := cm["data"].(map[string]any)
 	for k, want := range map[string]string{"PEERPODS_LIMIT_PER_NODE": "4", "AZURE_RESOURCE_GROUP": "caa-x-podvms-1",
-		"AZURE_IMAGE_ID": rel.PodVMImageID, "CLOUD_PROVIDER": "azure", "TAGS": "caa-azure-stack=caa-azure/snp"} {
+		"AZURE_IMAGE_ID": rel.PodVMImageID, "CLOUD_PROVIDER": "azure", "TAGS": "caa-azure-stack=caa-azure/snp",
+		"INITDATA": testInitdata(t, rel)} {
 		if fmt.Sprint(data[k]) != want {
 			t.Errorf("peer-pods-cm %s = %v, want %q", k, data[k], want)
 		}
@@ -222,6 +224,20 @@ func check(t *testing.T, rel upstream.Release, objs []object) {
 		}
 	}
 	t.Logf("%d objects; images: %v", len(objs), images)
+}
+
+// testInitdata is the global INITDATA of an attested stack of the release.
+func testInitdata(t *testing.T, rel upstream.Release) string {
+	t.Helper()
+	doc, err := initdata.Build("http://10.224.255.254:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := initdata.Encode(doc, rel.InitdataFormat().Encoding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // plain turns the program's chart values (plain Pulumi inputs) into the Go

@@ -1,0 +1,303 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"caa-azure/caa"
+	"caa-azure/caa/initdata"
+	"caa-azure/caa/upstream"
+	"caa-azure/workload"
+)
+
+// Our own trustee trees (tests/fixtures/README.md), one per storage shape.
+const (
+	repositoryTrustee = "fixtures/trustee-repository"
+	kvTrustee         = "fixtures/trustee-kvstorage"
+
+	tJob     = "kubernetes:batch/v1:Job"
+	tService = "kubernetes:core/v1:Service"
+	kbsKey   = "attestation-coco-tenant/kbs"
+	// defaultKBSAddress is the default node subnet's (10.224.0.0/16) last assignable address.
+	defaultKBSAddress = "10.224.255.254"
+	defaultKBSURL     = "http://" + defaultKBSAddress + ":8080"
+)
+
+func attestationOn(trustee string) map[string]string {
+	return map[string]string{"caa-azure:attestation": "true", "caa-azure:trusteeSourceDir": trustee}
+}
+
+var chartRelease = map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:caaSourceDir": "",
+	"caa-azure:operatorSourceDir": "", "caa-azure:podVmImageId": ownPodVMImage}
+
+func attestedStack(t *testing.T, stackName string, set ...map[string]string) (*mocks, outputs) {
+	t.Helper()
+	cfg := stackConfig(t, stackName)
+	for _, s := range set {
+		for k, v := range s {
+			cfg[k] = v
+		}
+	}
+	m := newMocks()
+	return m, deployAndExport(t, stackName, cfg, m)
+}
+
+// decodeInitdata decodes an encoded initdata and checks the document: it
+// parses, and every client in it is pointed at the KBS.
+func decodeInitdata(t *testing.T, what, encoded, encoding, kbsURL string) []byte {
+	t.Helper()
+	doc, err := initdata.Decode(encoded, encoding)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	d, err := initdata.Parse(doc)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	var aa struct {
+		TokenConfigs map[string]struct{ URL string } `toml:"token_configs"`
+	}
+	var cdh struct {
+		KBC struct{ Name, URL string }
+	}
+	if _, err := toml.Decode(d.Data[initdata.AAConfig], &aa); err != nil {
+		t.Fatalf("%s aa.toml: %v", what, err)
+	}
+	if _, err := toml.Decode(d.Data[initdata.CDHConfig], &cdh); err != nil {
+		t.Fatalf("%s cdh.toml: %v", what, err)
+	}
+	if aa.TokenConfigs["kbs"].URL != kbsURL || aa.TokenConfigs["coco_as"].URL != kbsURL || cdh.KBC.URL != kbsURL {
+		t.Errorf("%s: clients point at %v and %s, want %s", what, aa.TokenConfigs, cdh.KBC.URL, kbsURL)
+	}
+	return doc
+}
+
+// TestInitdataPerRelease decodes what each release reads: 0.10.0's plain
+// base64 in peer-pods-cm and under the runtime annotation; 0.22.0's gzip
+// in the chart's providerConfigs and under the hypervisor annotation. Both
+// carry the same document, pointed at the exported KBS address.
+func TestInitdataPerRelease(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		set        map[string]string
+		annotation string
+		encoding   string
+		global     func(m *mocks) string
+		pcr8       bool
+	}{
+		{"0.10.0", attestationOn(repositoryTrustee), "io.katacontainers.config.runtime.cc_init_data", upstream.InitdataBase64,
+			func(m *mocks) string {
+				return str(t, m.one(t, tConfigMap, "caa-"+ns+"/peer-pods-cm"), "data", "INITDATA")
+			}, false},
+		{"0.22.0", merge(chartRelease, attestationOn(kvTrustee)), "io.katacontainers.config.hypervisor.cc_init_data", upstream.InitdataGzipBase64,
+			func(m *mocks) string {
+				return str(t, m.one(t, tChart, "caa-peerpods"), "values", "providerConfigs", "azure", "INITDATA")
+			}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, out := attestedStack(t, "snp", tc.set)
+			expect(t, "export kbsUrl", out["kbsUrl"].Value.(string), defaultKBSURL)
+			global := decodeInitdata(t, "INITDATA", tc.global(m), tc.encoding, defaultKBSURL)
+			job := m.one(t, tJob, "attested-sample")
+			annotations := prop(t, job, "spec", "template", "metadata", "annotations").ObjectValue()
+			if len(annotations) != 1 || !annotations[resourceKey(tc.annotation)].IsString() {
+				t.Fatalf("the sample's pod must carry exactly the release's initdata annotation %s: %v", tc.annotation, annotations)
+			}
+			own := decodeInitdata(t, "annotation", annotations[resourceKey(tc.annotation)].StringValue(), tc.encoding, defaultKBSURL)
+			if string(own) != string(global) {
+				t.Error("the sample's initdata and the global INITDATA differ")
+			}
+			pcr, exported := out["initdataPcr8"]
+			if exported != tc.pcr8 {
+				t.Fatalf("initdataPcr8 exported: %v, want %v (PCR 8 is measured from the v0.12.0 pod VM image on)", exported, tc.pcr8)
+			}
+			if exported {
+				expect(t, "initdataPcr8", pcr.Value.(string), initdata.PCR8(global))
+			}
+		})
+	}
+}
+
+// TestKBSObjects: the KBS is an internal load balancer at the fixed
+// address, runs pinned images, and holds keys from Pulumi state.
+func TestKBSObjects(t *testing.T) {
+	m, out := attestedStack(t, "snp", attestationOn(repositoryTrustee))
+	svc := m.one(t, tService, kbsKey)
+	expect(t, "KBS service type", str(t, svc, "spec", "type"), "LoadBalancer")
+	expect(t, "internal", str(t, svc, "metadata", "annotations", caa.InternalLoadBalancerAnnotation), "true")
+	expect(t, "address", str(t, svc, "metadata", "annotations", caa.LoadBalancerIPv4Annotation), defaultKBSAddress)
+	dep := m.one(t, tDeployment, kbsKey)
+	tr, _ := upstream.TrusteeOf("0.10.0")
+	expect(t, "KBS image", str(t, dep, "spec", "template", "spec", "containers", "0", "image"), tr.Image)
+	expect(t, "policy copier image", str(t, dep, "spec", "template", "spec", "initContainers", "0", "image"), upstream.DefaultHelperImage)
+	expect(t, "sample image", str(t, m.one(t, tJob, "attested-sample"), "spec", "template", "spec", "containers", "0", "image"), upstream.DefaultHelperImage)
+	for _, r := range kubernetesObjects(m) {
+		for _, path := range [][]string{{"spec", "template", "spec", "containers"}, {"spec", "template", "spec", "initContainers"}} {
+			v := resourceAt(r.Inputs, path...)
+			if !v.IsArray() {
+				continue
+			}
+			for _, c := range v.ArrayValue() {
+				image := c.ObjectValue()["image"].StringValue()
+				if tag := upstream.SplitImage(image).Tag; (tag == "" || tag == "latest") && upstream.SplitImage(image).Digest == "" &&
+					!strings.HasPrefix(r.Name, "nginx") {
+					t.Errorf("%s %s runs unpinned image %s", r.TypeToken, r.Name, image)
+				}
+			}
+		}
+	}
+
+	// The admin key: the Secret holds the public half of the exported private key.
+	var pub, secretValue pulumi.MockResourceArgs
+	for _, r := range m.byType(tSecret) {
+		switch {
+		case strings.HasPrefix(r.Name, "attestation-coco-tenant/kbs-auth-public-key"):
+			pub = r
+		case strings.HasPrefix(r.Name, "attestation-coco-tenant/keys"):
+			secretValue = r
+		}
+	}
+	if pub.Name == "" || secretValue.Name == "" {
+		t.Fatal("no admin key or resource secret registered")
+	}
+	private := out["kbsAdminPrivateKey"]
+	if !private.Secret {
+		t.Error("the KBS admin private key must be exported as a secret")
+	}
+	keys, err := caa.AdminKeysFromSeed(randomBase64(t, m, "attestation-admin-seed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "kbs.pem", str(t, pub, "stringData", caa.AdminKeyFile), keys[0])
+	expect(t, "exported private key", private.Value.(string), keys[1])
+	seeded := prop(t, secretValue, "stringData", caa.ResourceFile)
+	if !seeded.IsSecret() {
+		t.Error("the seeded secret must stay a Pulumi secret")
+	}
+	expect(t, "seeded secret", seeded.SecretValue().Element.StringValue(), randomBase64(t, m, "attestation-secret"))
+	job := m.one(t, tJob, "attested-sample")
+	env := envOf(t, job)
+	expect(t, "SECRET_SHA256", env["SECRET_SHA256"], caa.SecretDigest(randomBase64(t, m, "attestation-secret")))
+	expect(t, "EXPECT", env["EXPECT"], workload.ExpectReleased)
+	expect(t, "RESOURCE_URL", env["RESOURCE_URL"], "http://127.0.0.1:8006/cdh/resource/reponame/workload_key/key.bin")
+}
+
+func randomBase64(t *testing.T, m *mocks, name string) string {
+	t.Helper()
+	for _, r := range m.byType("random:index/randomBytes:RandomBytes") {
+		if r.Name == name {
+			_, out, _ := m.NewResource(r)
+			return out["base64"].StringValue()
+		}
+	}
+	t.Fatalf("no RandomBytes %s", name)
+	return ""
+}
+
+func envOf(t *testing.T, job pulumi.MockResourceArgs) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, e := range prop(t, job, "spec", "template", "spec", "containers", "0", "env").ArrayValue() {
+		env[e.ObjectValue()["name"].StringValue()] = e.ObjectValue()["value"].StringValue()
+	}
+	return env
+}
+
+// TestAttestationWithoutTEE: a pod VM without a TEE attests with the sample
+// attester, so the sample expects a refusal and there is no PCR 8 to export.
+func TestAttestationWithoutTEE(t *testing.T) {
+	m, out := attestedStack(t, "nonconf", attestationOn(repositoryTrustee))
+	expect(t, "EXPECT", envOf(t, m.one(t, tJob, "attested-sample"))["EXPECT"], workload.ExpectRefused)
+	if _, ok := out["initdataPcr8"]; ok {
+		t.Error("a pod VM without a vTPM has no PCR 8 to compare")
+	}
+	if v := prop(t, m.one(t, tJob, "attested-sample"), "spec", "activeDeadlineSeconds"); !v.IsNumber() || v.NumberValue() > 20*60 {
+		t.Errorf("the Job needs a deadline so a refusal cannot hang the deploy: %v", v)
+	}
+}
+
+// TestAttestationOrdering: the sample waits for CAA and the runtime class,
+// and for the KBS to be ready and seeded; the nginx sample waits for the KBS;
+// the KBS starts after its configuration and keys.
+func TestAttestationOrdering(t *testing.T) {
+	m, _ := attestedStack(t, "snp", attestationOn(repositoryTrustee))
+	job := m.one(t, tJob, "attested-sample")
+	kbs := m.one(t, tDeployment, kbsKey)
+	svc := m.one(t, tService, kbsKey)
+	for _, dep := range []pulumi.MockResourceArgs{kbs, svc, m.one(t, tDaemonSet, "caa-"+ns+"/cloud-api-adaptor-daemonset"),
+		m.one(t, tCcRuntime, "caa-ccruntime-peer-pods")} {
+		if !dependsOn(job, dep) {
+			t.Errorf("the attested sample does not wait for %s %s", dep.TypeToken, dep.Name)
+		}
+	}
+	if !dependsOn(m.one(t, tDeployment, "nginx"), svc) {
+		t.Error("the nginx sample's pod VM boots with initdata naming the KBS; it must wait for the KBS")
+	}
+	for _, r := range m.byType(tSecret) {
+		if strings.HasPrefix(r.Name, "attestation-") && !dependsOn(kbs, r) {
+			t.Errorf("the KBS starts before its secret %s", r.Name)
+		}
+	}
+	if dependsOn(m.one(t, tDaemonSet, "caa-"+ns+"/cloud-api-adaptor-daemonset"), svc) {
+		t.Error("CAA does not need the KBS; it must not wait for it (the critical path)")
+	}
+}
+
+// TestAttestationBadInput: each mistake is named before anything is registered.
+func TestAttestationBadInput(t *testing.T) {
+	for name, tc := range map[string]struct {
+		set  map[string]string
+		want string
+	}{
+		"address outside the node subnet": {merge(attestationOn(repositoryTrustee), map[string]string{"caa-azure:kbsAddress": "10.9.0.10"}), "caa-azure:kbsAddress: 10.9.0.10 is not in the subnet 10.224.0.0/16"},
+		"address Azure reserves":          {merge(attestationOn(repositoryTrustee), map[string]string{"caa-azure:kbsAddress": "10.224.0.1"}), "reserved by Azure"},
+		"not a trustee checkout":          {merge(attestationOn("fixtures/operator"), nil), "caa-azure:trusteeSourceDir"},
+		"trustee dir without attestation": {map[string]string{"caa-azure:trusteeSourceDir": repositoryTrustee}, "attestation is false"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := stackConfig(t, "snp")
+			for k, v := range tc.set {
+				cfg[k] = v
+			}
+			m := newMocks()
+			err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error { return stackDeploy(ctx) })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+			if n := len(m.resources); n != 0 {
+				t.Errorf("%d resources registered before the error", n)
+			}
+		})
+	}
+}
+
+// TestAttestationInUserVNet: the default address comes from the user's node subnet.
+func TestAttestationInUserVNet(t *testing.T) {
+	m := withExistingVNet(newMocks())
+	cfg := stackConfig(t, "snp")
+	for k, v := range merge(attestationOn(repositoryTrustee), map[string]string{"caa-azure:vnetSubnetId": existingSubnetID}) {
+		cfg[k] = v
+	}
+	out := deployAndExport(t, "snp", cfg, m)
+	// The user's node subnet is 10.50.0.0/20: broadcast 10.50.15.255.
+	expect(t, "kbsUrl in the user's subnet", out["kbsUrl"].Value.(string), "http://10.50.15.254:8080")
+	expect(t, "address", str(t, m.one(t, tService, kbsKey), "metadata", "annotations", caa.LoadBalancerIPv4Annotation), "10.50.15.254")
+}
+
+func resourceKey(k string) resource.PropertyKey { return resource.PropertyKey(k) }
+
+// resourceAt walks a property map by object keys; a missing key gives null.
+func resourceAt(m resource.PropertyMap, path ...string) resource.PropertyValue {
+	v := resource.NewObjectProperty(m)
+	for _, p := range path {
+		if !v.IsObject() {
+			return resource.NewNullProperty()
+		}
+		v = v.ObjectValue()[resource.PropertyKey(p)]
+	}
+	return v
+}
