@@ -91,7 +91,9 @@ func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArg
 	if args.DeletedWith != nil {
 		jobOpts = append(jobOpts, pulumi.DeletedWith(args.DeletedWith))
 	}
-	env := func(k string, v pulumi.StringInput) *corev1.EnvVarArgs { return &corev1.EnvVarArgs{Name: pulumi.String(k), Value: v} }
+	env := func(k string, v pulumi.StringInput) *corev1.EnvVarArgs {
+		return &corev1.EnvVarArgs{Name: pulumi.String(k), Value: v}
+	}
 	job, err := batchv1.NewJob(ctx, name, &batchv1.JobArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String("attested-sample"),
