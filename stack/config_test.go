@@ -345,6 +345,16 @@ func TestParseRejects(t *testing.T) {
 			"caa-azure:operatorVersion", "peerpods chart, which has no operator"},
 		{"operator dir on the chart", map[string]string{"caa-azure:caaVersion": "0.20.0", "caa-azure:operatorSourceDir": "../tests/fixtures/operator"},
 			"caa-azure:operatorSourceDir", "pulumi config rm caa-azure:operatorSourceDir"},
+		{"attestation flag", map[string]string{"caa-azure:attestation": "on"}, "caa-azure:attestation", "not a boolean"},
+		{"kbs address text", map[string]string{"caa-azure:attestation": "true", "caa-azure:kbsAddress": "kbs.local"}, "caa-azure:kbsAddress", "not an IPv4 address"},
+		{"kbs address v6", map[string]string{"caa-azure:attestation": "true", "caa-azure:kbsAddress": "fd00::5"}, "caa-azure:kbsAddress", "10.224.255.254"},
+		{"kbs address without attestation", map[string]string{"caa-azure:kbsAddress": "10.224.0.9"}, "caa-azure:kbsAddress", "attestation is false"},
+		{"trustee dir without attestation", map[string]string{"caa-azure:trusteeSourceDir": "../tests/fixtures/trustee-kvstorage"},
+			"caa-azure:trusteeSourceDir", "pulumi config rm caa-azure:trusteeSourceDir"},
+		{"trustee dir wrong", map[string]string{"caa-azure:attestation": "true", "caa-azure:trusteeSourceDir": "../tests/fixtures/operator"},
+			"caa-azure:trusteeSourceDir", "root of a trustee checkout"},
+		{"attestation on an unknown release", map[string]string{"caa-azure:attestation": "true", "caa-azure:caaVersion": "0.30.0",
+			"caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/s/x", "caa-azure:chartVersion": "0.9.0"}, "caa-azure:attestation", "no trustee pin"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -364,6 +374,31 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("error does not say that this run changed nothing:\n%s", msg)
 			}
 		})
+	}
+}
+
+// TestParseAttestation: the release's trustee pin, and a warning where its
+// pod VM image does not measure initdata.
+func TestParseAttestation(t *testing.T) {
+	cfg := goodConfig(t)
+	cfg["caa-azure:attestation"] = "true"
+	c, warnings, err := parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Attestation || c.Trustee.Ref != "v0.10.1" || c.KBSAddress.IsValid() {
+		t.Errorf("attestation on 0.10.0: %+v %v", c.Trustee, c.KBSAddress)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "initdataPcr8") {
+		t.Errorf("0.10.0's image does not measure initdata; want one warning saying so, got %v", warnings)
+	}
+	cfg["caa-azure:caaVersion"] = "0.12.0"
+	if _, warnings, _ = parse(cfg); len(warnings) != 0 {
+		t.Errorf("0.12.0 measures initdata: %v", warnings)
+	}
+	cfg["caa-azure:kbsAddress"] = "10.224.0.10"
+	if c, _, err = parse(cfg); err != nil || c.KBSAddress.String() != "10.224.0.10" {
+		t.Errorf("an explicit address: %v %v", c, err)
 	}
 }
 
