@@ -8,7 +8,8 @@
 //	CAA_AZURE_E2E=1 CAA_AZURE_E2E_SSH_KEY="$(cat ~/.ssh/id_rsa.pub)" \
 //	  go test -tags e2e ./tests/e2e -timeout 150m -v
 //
-// CAA_AZURE_E2E_STACK picks the stack file (default nonconf, the cheapest).
+// CAA_AZURE_E2E_STACK picks the stack file (default nonconf, the cheapest);
+// the attestation tests use snp (the secret released) and nonconf (refused).
 // Each run deploys a stack of its own name (e2e-<stack>-<pid>) from a copy
 // of the project, so no tracked stack file is edited, and keeps its state
 // in a directory it prints and never deletes: after a failure, destroy
@@ -36,17 +37,39 @@ import (
 // TestE2EDeployVerifyDestroy: a default stack deploys, runs nginx in a pod
 // VM, previews no change, and plain `pulumi destroy` leaves nothing.
 func TestE2EDeployVerifyDestroy(t *testing.T) {
-	runE2E(t, "")
+	runE2E(t, e2eOptions{})
 }
 
 // TestE2EExistingGroupLeavesNothing: in a resource group the user owns, a
 // VM left in the pod VM group (as CAA leaves one when it dies mid-create)
 // goes with the group on destroy, and the user's group stays.
 func TestE2EExistingGroupLeavesNothing(t *testing.T) {
-	runE2E(t, fmt.Sprintf("caa-e2e-%d", os.Getpid()))
+	runE2E(t, e2eOptions{existingGroup: fmt.Sprintf("caa-e2e-%d", os.Getpid())})
 }
 
-func runE2E(t *testing.T, existingGroup string) {
+// TestE2EAttestation: with attestation on snp, the KBS is available, the
+// attested sample is given the seeded secret, and the PCR 8 its pod VM
+// reports equals the exported initdataPcr8.
+func TestE2EAttestation(t *testing.T) {
+	runE2E(t, e2eOptions{stack: "snp", attestation: true})
+}
+
+// TestE2EAttestationRefused: without a TEE (nonconf, disableCvm) the KBS
+// refuses the secret and the sample says so.
+func TestE2EAttestationRefused(t *testing.T) {
+	runE2E(t, e2eOptions{stack: "nonconf", attestation: true})
+}
+
+type e2eOptions struct {
+	// stack overrides CAA_AZURE_E2E_STACK.
+	stack string
+	// existingGroup is a resource group the test creates for the stack.
+	existingGroup string
+	attestation   bool
+}
+
+func runE2E(t *testing.T, o e2eOptions) {
+	existingGroup := o.existingGroup
 	if os.Getenv("CAA_AZURE_E2E") != "1" {
 		t.Skip("set CAA_AZURE_E2E=1 (and see the package comment) to deploy to real Azure")
 	}
@@ -58,10 +81,16 @@ func runE2E(t *testing.T, existingGroup string) {
 	if base == "" {
 		base = "nonconf"
 	}
+	if o.stack != "" {
+		base = o.stack
+	}
 	ctx := context.Background()
 	stackName := fmt.Sprintf("e2e-%s-%d", base, os.Getpid())
 	if existingGroup != "" {
 		stackName += "-rg"
+	}
+	if o.attestation {
+		stackName += "-att"
 	}
 	tag := "caa-azure/" + stackName
 	project, state := projectCopy(t, base, stackName)
@@ -85,6 +114,11 @@ func runE2E(t *testing.T, existingGroup string) {
 		az(t, "group", "create", "-n", existingGroup, "-l", location.Value)
 		t.Cleanup(func() { az(t, "group", "delete", "-n", existingGroup, "--yes", "--no-wait") })
 		if err := st.SetConfig(ctx, "caa-azure:resourceGroupName", auto.ConfigValue{Value: existingGroup}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.attestation {
+		if err := st.SetConfig(ctx, "caa-azure:attestation", auto.ConfigValue{Value: "true"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -131,6 +165,10 @@ func runE2E(t *testing.T, existingGroup string) {
 		t.Fatalf("nginx is not Running in kata-remote: %+v", pods.Items)
 	}
 
+	if o.attestation {
+		checkAttestation(t, kubectl, out, base == "nonconf")
+	}
+
 	podVMGroup := out("podVmResourceGroupName")
 	var vms []struct{ Name string }
 	azJSON(t, &vms, "vm", "list", "-g", podVMGroup, "--query", fmt.Sprintf("[?tags.\"%s\"=='%s']", stack.StackTag, tag))
@@ -174,6 +212,68 @@ func runE2E(t *testing.T, existingGroup string) {
 	if existingGroup != "" && strings.TrimSpace(az(t, "group", "exists", "-n", existingGroup)) != "true" {
 		t.Errorf("destroy deleted the user's resource group %s", existingGroup)
 	}
+}
+
+// checkAttestation: the KBS is available at the exported address; the
+// attested sample's Job succeeded (Pulumi waited for it) and its log says
+// why; where PCR 8 is exported, the pod VM's evidence reports it.
+func checkAttestation(t *testing.T, kubectl func(...string) string, out func(string) string, refused bool) {
+	t.Helper()
+	if got := kubectl("-n", "coco-tenant", "get", "deployment", "kbs", "-o", "jsonpath={.status.availableReplicas}"); got != "1" {
+		t.Errorf("KBS available replicas %q, want 1", got)
+	}
+	ip := kubectl("-n", "coco-tenant", "get", "service", "kbs", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+	if want := "http://" + ip + ":8080"; want != out("kbsUrl") {
+		t.Errorf("KBS load balancer answers at %s, the stack exports %s", want, out("kbsUrl"))
+	}
+	if got := kubectl("get", "job", "attested-sample", "-o", "jsonpath={.status.succeeded}"); got != "1" {
+		t.Fatalf("the attested sample did not succeed (%q)", got)
+	}
+	logs := kubectl("logs", "job/attested-sample")
+	t.Logf("attested sample:\n%s", logs)
+	want := "the KBS released the secret to this attested pod VM"
+	if refused {
+		want = "the KBS refused the secret, as it must without a TEE"
+	}
+	if !strings.Contains(logs, want) {
+		t.Errorf("the sample's log lacks %q", want)
+	}
+	expected := out("initdataPcr8")
+	if refused || expected == "" {
+		return
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		evidence, ok := strings.CutPrefix(line, "evidence: ")
+		if !ok {
+			continue
+		}
+		// The az-snp-vtpm and az-tdx-vtpm attesters report the vTPM
+		// quote's sha256 PCRs (CAA's TestInitDataMeasurement reads
+		// (.quote // .tpm_quote).pcrs[8]).
+		var e struct {
+			Quote *struct {
+				PCRs []string `json:"pcrs"`
+			} `json:"quote"`
+			TPMQuote *struct {
+				PCRs []string `json:"pcrs"`
+			} `json:"tpm_quote"`
+		}
+		if err := json.Unmarshal([]byte(evidence), &e); err != nil {
+			t.Fatalf("evidence is not JSON: %v", err)
+		}
+		q := e.Quote
+		if q == nil {
+			q = e.TPMQuote
+		}
+		if q == nil || len(q.PCRs) <= 8 {
+			t.Fatalf("evidence has no PCR 8: %s", evidence)
+		}
+		if !strings.EqualFold(q.PCRs[8], expected) {
+			t.Errorf("PCR 8 in the pod VM is %s, the stack exports %s", q.PCRs[8], expected)
+		}
+		return
+	}
+	t.Error("the sample printed no evidence")
 }
 
 // projectCopy lays out the project for one test stack in a directory of
