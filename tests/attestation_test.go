@@ -215,7 +215,9 @@ func TestAttestationWithoutTEE(t *testing.T) {
 	if _, ok := out["initdataPcr8"]; ok {
 		t.Error("a pod VM without a vTPM has no PCR 8 to compare")
 	}
-	if v := prop(t, m.one(t, tJob, "attested-sample"), "spec", "activeDeadlineSeconds"); !v.IsNumber() || v.NumberValue() > 20*60 {
+	job := m.one(t, tJob, "attested-sample")
+	expect(t, "Job deletion", str(t, job, "metadata", "annotations", "pulumi.com/deletionPropagationPolicy"), "foreground")
+	if v := prop(t, job, "spec", "activeDeadlineSeconds"); !v.IsNumber() || v.NumberValue() > 20*60 {
 		t.Errorf("the Job needs a deadline so a refusal cannot hang the deploy: %v", v)
 	}
 }

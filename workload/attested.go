@@ -101,6 +101,10 @@ func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArg
 			Annotations: pulumi.StringMap{
 				// A failed Job is replaced on the next run, not waited on again.
 				"pulumi.com/replaceUnready": pulumi.String("true"),
+				// Deleted on its own (sample or attestation turned off), the
+				// delete returns once its pod, and any pod VM, is gone; the
+				// API's default for Jobs would orphan the pod.
+				"pulumi.com/deletionPropagationPolicy": pulumi.String("foreground"),
 			},
 		},
 		Spec: &batchv1.JobSpecArgs{
