@@ -69,11 +69,23 @@ func TestExistingNodeSubnet(t *testing.T) {
 // TestDeterministic runs each stack twice and requires byte-identical
 // inputs for every resource: a second `pulumi up` must show no changes.
 func TestDeterministic(t *testing.T) {
+	type variant struct{ name, stack string }
+	variants := []variant{{"attestation 0.10.0", "snp"}, {"attestation 0.22.0", "snp"}}
 	for _, s := range stackFiles {
+		variants = append(variants, variant{s.name, s.name})
+	}
+	for _, s := range variants {
 		var snapshots [2]string
 		for i := range snapshots {
 			m := newMocks()
-			if err := run(t, s.name, stackConfig(t, s.name), m, stack.Deploy); err != nil {
+			cfg := stackConfig(t, s.stack)
+			switch s.name {
+			case "attestation 0.10.0":
+				cfg = merge(cfg, attestationOn(repositoryTrustee))
+			case "attestation 0.22.0":
+				cfg = merge(merge(cfg, chartRelease), attestationOn(kvTrustee))
+			}
+			if err := run(t, s.stack, cfg, m, stack.Deploy); err != nil {
 				t.Fatal(err)
 			}
 			rows := []string{}
