@@ -49,19 +49,19 @@ func planAttestation(ctx context.Context, cfg *Config, nodeSubnet netip.Prefix, 
 	if root == "" {
 		if cache == nil {
 			return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: no source cache is available to clone trustee; set %s to a checkout of %s at %s",
-				qualify(keyAttestation), qualify(keyTrusteeSourceDir), upstream.TrusteeRepository, cfg.Trustee.Ref)}}
+				qualify(keyAttestation), qualify(keyTrusteeSourceDir), upstream.TrusteeRepository, cfg.Release.Trustee.Ref)}}
 		}
 		cloneCtx, cancel := context.WithTimeout(ctx, cloneTimeout)
 		defer cancel()
-		dir, err := cache.Checkout(cloneCtx, upstream.TrusteeRepository, cfg.Trustee.Ref)
+		dir, err := cache.Checkout(cloneCtx, upstream.TrusteeRepository, cfg.Release.Trustee.Ref)
 		if err != nil {
 			return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %s is empty, so the program fetches trustee at %s, but %v; clone it yourself "+
 				"(`git clone %s && git -C trustee checkout %s`) and set %s to the checkout",
-				qualify(keyAttestation), qualify(keyTrusteeSourceDir), cfg.Trustee.Ref, err, upstream.TrusteeRepository, cfg.Trustee.Ref, qualify(keyTrusteeSourceDir))}}
+				qualify(keyAttestation), qualify(keyTrusteeSourceDir), cfg.Release.Trustee.Ref, err, upstream.TrusteeRepository, cfg.Release.Trustee.Ref, qualify(keyTrusteeSourceDir))}}
 		}
 		root = dir
 	}
-	trustee, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: cfg.Trustee.Image, HelperImage: upstream.DefaultHelperImage, Address: addr.String()})
+	trustee, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: cfg.Release.Trustee.Image, HelperImage: upstream.DefaultHelperImage, Address: addr.String()})
 	if err != nil {
 		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: trustee's KBS tree cannot be used: %v", qualify(keyTrusteeSourceDir), err)}}
 	}

@@ -45,13 +45,11 @@ func parseAttestation(c *Config, r *reader) (warnings []string) {
 	if c.Release.CAAVersion == "" {
 		return nil // caaVersion is already reported
 	}
-	trustee, known := upstream.TrusteeOf(c.Release.CAAVersion)
-	if !known {
+	if c.Release.Trustee.Ref == "" {
 		r.fail(keyAttestation, "is true but caaVersion %s has no trustee pin this program knows; use one of %v",
 			c.Release.CAAVersion, upstream.KnownVersions())
 		return nil
 	}
-	c.Trustee = trustee
 	if !c.DisableCVM && !c.Release.MeasuresInitdata() {
 		warnings = append(warnings, fmt.Sprintf("attestation: caaVersion %s's pod VM image does not extend PCR 8 with the initdata "+
 			"digest (CAA added that in v0.12.0), so the stack exports no initdataPcr8; the KBS still releases the secret to any "+

@@ -181,8 +181,6 @@ type Config struct {
 	// KBSAddress is the KBS load balancer's address; invalid (zero) means
 	// the node subnet's last assignable address, resolved with the subnet.
 	KBSAddress netip.Addr
-	// Trustee is the KBS the release pins.
-	Trustee upstream.Trustee
 }
 
 // StackID is "<project>/<stack>", the value of StackTag.

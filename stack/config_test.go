@@ -386,8 +386,8 @@ func TestParseAttestation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Attestation || c.Trustee.Ref != "v0.10.1" || c.KBSAddress.IsValid() {
-		t.Errorf("attestation on 0.10.0: %+v %v", c.Trustee, c.KBSAddress)
+	if !c.Attestation || c.Release.Trustee.Ref != "v0.10.1" || c.KBSAddress.IsValid() {
+		t.Errorf("attestation on 0.10.0: %+v %v", c.Release.Trustee, c.KBSAddress)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "initdataPcr8") {
 		t.Errorf("0.10.0's image does not measure initdata; want one warning saying so, got %v", warnings)

@@ -57,6 +57,9 @@ type Release struct {
 	// Unverified says which values could not be checked at the tag; every
 	// run of the release shows it as a warning.
 	Unverified string
+	// Trustee is the key broker CAA's versions.yaml pins (git.kbs.reference)
+	// and its image; zero for a version the table lacks.
+	Trustee Trustee
 }
 
 const (
@@ -199,6 +202,9 @@ func ResolveRelease(version string, o ReleaseOverrides) (Release, []string) {
 			return Release{}, []string{fmt.Sprintf("%q is not a CAA version this program knows (%s); use one of them, "+
 				"or set %s explicitly", version, strings.Join(KnownVersions(), ", "), strings.Join(missing, " and "))}
 		}
+	}
+	if known {
+		r.Trustee, _ = TrusteeOf(version)
 	}
 	if o.OperatorVersion != "" {
 		r.OperatorVersion = strings.TrimPrefix(o.OperatorVersion, "v")

@@ -49,6 +49,13 @@ func TestTrusteeForEveryRelease(t *testing.T) {
 	if _, ok := TrusteeOf("0.99.0"); ok {
 		t.Error("an unknown release has no pin")
 	}
+	r, _ := ResolveRelease("0.22.0", ReleaseOverrides{PodVMImageID: "/subscriptions/s/x"})
+	if r.Trustee.Ref != "258ea4acb7b9bd865fce5c63a539f2120dba8298" {
+		t.Errorf("the release table carries the trustee pin: %+v", r.Trustee)
+	}
+	if r, _ := ResolveRelease("0.99.0", ReleaseOverrides{Tag: "x", PodVMImageID: "/subscriptions/s/x", ChartVersion: "0.9.0"}); r.Trustee.Ref != "" {
+		t.Errorf("an unknown release has no trustee: %+v", r.Trustee)
+	}
 }
 
 func TestTrusteeOverlayDir(t *testing.T) {
