@@ -31,6 +31,20 @@ func azurePreflight(ctx context.Context, subscriptionID string, settings azauth.
 	return preflight.NewAzureCloud(ctx, subscriptionID, settings)
 }
 
+// podVMsAtOnce is how many pod VMs `pulumi up` waits on together: one per
+// nginx replica and, with attestation, the attested sample's Job (nginx
+// keeps running meanwhile); at least one, so peer pods can run at all.
+func podVMsAtOnce(cfg *Config) int {
+	n := 0
+	if cfg.Sample {
+		n = cfg.SampleReplicas
+		if cfg.Attestation {
+			n++
+		}
+	}
+	return max(n, 1)
+}
+
 // preflightRequest lists what the deployment will ask of Azure.
 func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 	perPod := cfg.PeerPodsLimitPerNode
@@ -42,7 +56,7 @@ func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 		Location: cfg.Location,
 		Sizes: []preflight.SizeNeed{
 			{Key: qualify(keyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount, Min: cfg.NodeCount},
-			{Key: qualify(keyInstanceSize), Size: cfg.InstanceSize, Count: cfg.NodeCount * perPod, Min: 1, PodVMs: true},
+			{Key: qualify(keyInstanceSize), Size: cfg.InstanceSize, Count: cfg.NodeCount * perPod, Min: podVMsAtOnce(cfg), PodVMs: true},
 		},
 		ImageKey:             qualify(keyPodVMImageID),
 		ImageID:              cfg.Release.PodVMImageID,

@@ -86,8 +86,8 @@ type SizeNeed struct {
 	Key   string // the configuration key that chose the size
 	Size  string
 	Count int
-	// Min is how many must fit for the deployment to work at all: every
-	// node, and one pod VM of the main pod VM size.
+	// Min is how many must fit for the deployment to finish: every node,
+	// and the pod VMs of the main size that `pulumi up` waits on together.
 	Min int
 	// PodVMs marks pod VM sizes: a quota shortfall is only a warning there,
 	// since pods can still run up to the quota.
