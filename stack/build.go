@@ -81,7 +81,6 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	if plan := r.attestation; plan != nil {
 		ctx.Export("kbsUrl", pulumi.String(plan.URL))
 		ctx.Export("kbsAdminPrivateKey", attestation.AdminPrivateKey)
-		ctx.Export("attestedSampleCommand", pulumi.String(attestedSampleCommand))
 		if plan.PCR8 != "" {
 			ctx.Export("initdataPcr8", pulumi.String(plan.PCR8))
 		}
@@ -272,9 +271,6 @@ func buildSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, relea
 		DeletedWith: cluster.ManagedCluster,
 	}, pulumi.Providers(cluster.Provider))
 }
-
-// attestedSampleCommand shows what the attested sample saw.
-const attestedSampleCommand = "kubectl logs job/attested-sample"
 
 func buildAttestation(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster) (*caa.Attestation, error) {
 	if r.attestation == nil {
