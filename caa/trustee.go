@@ -236,19 +236,12 @@ func patchKBSDeployment(dep Object, m *TrusteeManifests, opts TrusteeOptions) er
 		return nil
 	}
 	// The flat store is <dir_path>/repository (RESOURCE_STORAGE_NAMESPACE),
-	// one file per key with "/" written as \x2F.
-	keysMount["mountPath"] = kvRepositoryDir
+	// one file per key with "/" written as \x2F. Only that file is mounted
+	// (subPath), so the directory stays writable for the admin API.
+	keysMount["mountPath"] = kvRepositoryDir + "/" + strings.ReplaceAll(ResourcePath(), "/", `\x2F`)
+	keysMount["subPath"] = ResourceFile
 	keysMount["readOnly"] = true
-	volumes, _ := mapAt(dep, "spec", "template", "spec")["volumes"].([]any)
-	for _, v := range volumes {
-		if vm, ok := v.(map[string]any); ok && vm["name"] == ResourceSecretPrefix {
-			mapAt(vm, "secret")["items"] = []any{map[string]any{
-				"key": ResourceFile, "path": strings.ReplaceAll(ResourcePath(), "/", `\x2F`),
-			}}
-			return nil
-		}
-	}
-	return fmt.Errorf("the %s Deployment has no %s volume", KBSName, ResourceSecretPrefix)
+	return nil
 }
 
 // repositoryDir is where the file store keeps resources (the KBS default,

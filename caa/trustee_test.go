@@ -86,10 +86,9 @@ func TestRenderTrusteeSeedsWhereKBSReads(t *testing.T) {
 	}
 	m = renderTrusteeFixture(t, kvFixture)
 	mount, volume = keysMountAndVolume(t, m)
-	items, _ := mapAt(volume, "secret")["items"].([]any)
-	if m.Storage != StorageKV || mount["mountPath"] != "/opt/confidential-containers/kbs/repository" || len(items) != 1 ||
-		items[0].(map[string]any)["path"] != `reponame\x2Fworkload_key\x2Fkey.bin` || items[0].(map[string]any)["key"] != ResourceFile {
-		t.Errorf("flat store: %s %v %v", m.Storage, mount, items)
+	if m.Storage != StorageKV || mount["mountPath"] != `/opt/confidential-containers/kbs/repository/reponame\x2Fworkload_key\x2Fkey.bin` ||
+		mount["subPath"] != ResourceFile || mapAt(volume, "secret")["items"] != nil {
+		t.Errorf("flat store: %s %v %v", m.Storage, mount, volume)
 	}
 }
 
