@@ -124,5 +124,6 @@ func (r Release) MeasuresInitdata() bool { return semverAtLeast(r.CAAVersion, "0
 // leaves at quay.io/prometheus/busybox:latest (up to v0.18.0; it copies the
 // resource policy into place), so every image the stack runs is pinned; the
 // attested sample runs it too (its wget and sha256sum). It is the busybox
-// Kubernetes' own e2e tests use, at a fixed version.
+// Kubernetes' own e2e tests use, at a fixed version; registry.k8s.io serves
+// promoted images, whose tags are never overwritten.
 const DefaultHelperImage = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
