@@ -22,12 +22,22 @@ const (
 // and a refused or unreachable KBS must fail the Job, not hang the deploy.
 const AttestedJobDeadlineSeconds = 15 * 60
 
-// attestedScript asks the CDH inside the pod VM for the resource, retrying
-// while the guest components start, and exits 0 only on the expected
-// outcome. It first prints the attestation evidence (it holds PCR 8 on
-// az-vtpm pod VMs), since the agent policy refuses `kubectl exec`.
+// attestedScript first attests (an attestation token from the KBS, through
+// the attestation agent: it shows the pod VM reached the KBS and passed its
+// attestation service), then asks the CDH inside the pod VM for the
+// resource, retrying while the guest components start, and exits 0 only on
+// the expected outcome. A refusal counts only after a token: an unreachable
+// KBS is a failure, not a refusal. It also prints the attestation evidence
+// (it holds PCR 8 on az-vtpm pod VMs), since the agent policy refuses
+// `kubectl exec`.
 const attestedScript = `
 echo "evidence: $(wget -q -T 60 -O- "http://127.0.0.1:8006/aa/evidence?runtime_data=caa-azure" 2>/dev/null | tr -d '\n')"
+attested=no
+for try in 1 2 3 4 5 6; do
+  if wget -q -T 60 -O /dev/null "http://127.0.0.1:8006/aa/token?token_type=kbs"; then attested=yes; break; fi
+  sleep 10
+done
+echo "attestation token from the KBS: $attested"
 got=none
 for try in 1 2 3 4 5 6; do
   if body=$(wget -q -T 60 -O- "$RESOURCE_URL"); then
@@ -36,10 +46,11 @@ for try in 1 2 3 4 5 6; do
   fi
   sleep 10
 done
-case "$EXPECT:$got" in
-  released:"$SECRET_SHA256") echo "the KBS released the secret to this attested pod VM"; exit 0 ;;
+case "$EXPECT:$attested:$got" in
+  released:*:"$SECRET_SHA256") echo "the KBS released the secret to this attested pod VM"; exit 0 ;;
   released:*) echo "the KBS did not release the seeded secret (got: $got)"; exit 1 ;;
-  refused:none) echo "the KBS refused the secret, as it must without a TEE"; exit 0 ;;
+  refused:yes:none) echo "the KBS refused the secret, as it must without a TEE"; exit 0 ;;
+  refused:no:none) echo "the pod VM got no attestation token: the KBS was not reached or refused to attest"; exit 1 ;;
   *) echo "the KBS released a secret to a pod VM without a TEE"; exit 1 ;;
 esac
 `
