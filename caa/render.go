@@ -104,16 +104,21 @@ func Render(src Sources, opts RenderOptions) (*Manifests, error) {
 
 // build runs kustomize on one directory, like `kubectl kustomize dir`.
 func build(dir string) ([]Object, error) {
+	return kustomize(filesys.MakeFsOnDisk(), dir, dir)
+}
+
+// kustomize renders dir of fs; name is how errors call it.
+func kustomize(fs filesys.FileSystem, dir, name string) ([]Object, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	resMap, err := k.Run(fs, dir)
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s with kustomize: %w", dir, err)
+		return nil, fmt.Errorf("rendering %s with kustomize: %w", name, err)
 	}
 	var objs []Object
 	for _, r := range resMap.Resources() {
 		obj, err := r.Map()
 		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", dir, err)
+			return nil, fmt.Errorf("rendering %s: %w", name, err)
 		}
 		objs = append(objs, obj)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"caa-azure/caa/upstream"
@@ -179,20 +178,7 @@ func buildTrustee(root, overlay string) ([]Object, error) {
 			}
 		}
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(memfs, memOverlay)
-	if err != nil {
-		return nil, fmt.Errorf("rendering %s with kustomize: %w", overlay, err)
-	}
-	var objs []Object
-	for _, r := range resMap.Resources() {
-		obj, err := r.Map()
-		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", overlay, err)
-		}
-		objs = append(objs, obj)
-	}
-	return objs, nil
+	return kustomize(memfs, memOverlay, overlay)
 }
 
 // patchKBSDeployment pins the images, adds a readiness probe (Pulumi then
