@@ -82,12 +82,7 @@ func NewAttestation(ctx *pulumi.Context, name string, args *AttestationArgs, opt
 		withCluster = append(withCluster, pulumi.DeletedWith(args.Cluster))
 	}
 	register := func(obj Object, deps []pulumi.Resource) (pulumi.Resource, error) {
-		res := &object{}
-		o := append([]pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn(deps)}, withCluster...)
-		if err := ctx.RegisterResource(TypeToken(obj), name+"-"+ObjectKey(obj), toInput(obj), res, o...); err != nil {
-			return nil, fmt.Errorf("registering %s %s: %w", kindOf(obj), ObjectKey(obj), err)
-		}
-		return res, nil
+		return registerObject(ctx, a, name, obj, deps, withCluster...)
 	}
 	var namespace, config []pulumi.Resource
 	var workloads []Object

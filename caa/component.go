@@ -94,12 +94,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 		withCluster = append(withCluster, pulumi.DeletedWith(args.Cluster))
 	}
 	register := func(obj Object, deps []pulumi.Resource, extra ...pulumi.ResourceOption) (pulumi.Resource, error) {
-		res := &object{}
-		o := append([]pulumi.ResourceOption{pulumi.Parent(r), pulumi.DependsOn(deps)}, extra...)
-		if err := ctx.RegisterResource(TypeToken(obj), name+"-"+ObjectKey(obj), toInput(obj), res, o...); err != nil {
-			return nil, fmt.Errorf("registering %s %s: %w", kindOf(obj), ObjectKey(obj), err)
-		}
-		return res, nil
+		return registerObject(ctx, r, name, obj, deps, extra...)
 	}
 
 	if args.Chart != nil {
@@ -184,6 +179,18 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	}
 	r.CAA = caa
 	return r, r.finish(ctx, upstream.InstallOperator)
+}
+
+// registerObject registers a rendered object as a child of parent, named
+// "<component>-<namespace>/<name>", after deps.
+func registerObject(ctx *pulumi.Context, parent pulumi.Resource, component string, obj Object, deps []pulumi.Resource,
+	extra ...pulumi.ResourceOption) (pulumi.Resource, error) {
+	res := &object{}
+	opts := append([]pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn(deps)}, extra...)
+	if err := ctx.RegisterResource(TypeToken(obj), component+"-"+ObjectKey(obj), toInput(obj), res, opts...); err != nil {
+		return nil, fmt.Errorf("registering %s %s: %w", kindOf(obj), ObjectKey(obj), err)
+	}
+	return res, nil
 }
 
 // finish sets the outputs: the runtime class is known once what installs
