@@ -11,6 +11,7 @@ import (
 	"caa-azure/caa"
 	"caa-azure/caa/initdata"
 	"caa-azure/caa/upstream"
+	"caa-azure/stack"
 	"caa-azure/workload"
 )
 
@@ -274,6 +275,25 @@ func TestAttestationBadInput(t *testing.T) {
 				t.Errorf("%d resources registered before the error", n)
 			}
 		})
+	}
+}
+
+// TestAttestationOffline: without trusteeSourceDir and without a network,
+// the run stops before registering anything, naming the key and the
+// reference to check out by hand.
+func TestAttestationOffline(t *testing.T) {
+	cfg := merge(stackConfig(t, "snp"), map[string]string{"caa-azure:attestation": "true"})
+	m := newMocks()
+	err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error {
+		_, err := stack.DeployWith(ctx, stack.Options{Sources: offlineCache(t)})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "caa-azure:trusteeSourceDir") || !strings.Contains(err.Error(), "git -C trustee checkout v0.10.1") ||
+		!strings.Contains(err.Error(), "Could not resolve host") {
+		t.Fatalf("want an error naming trusteeSourceDir, the pinned reference and the clone failure, got %v", err)
+	}
+	if n := len(m.resources); n != 0 {
+		t.Errorf("%d resources registered before the error", n)
 	}
 }
 
