@@ -63,8 +63,7 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	attested, err := buildAttestedSample(ctx, r, cluster, release, attestation, podVMDeps)
-	if err != nil {
+	if _, err := buildAttestedSample(ctx, r, cluster, release, attestation, podVMDeps); err != nil {
 		return nil, err
 	}
 
@@ -85,8 +84,7 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 			ctx.Export("initdataPcr8", pulumi.String(plan.PCR8))
 		}
 	}
-	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample,
-		Attestation: attestation, AttestedSample: attested}, nil
+	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
 }
 
 // buildNames returns the configured names, or ones built from a random

@@ -25,10 +25,6 @@ type Deployment struct {
 	CAA      *caa.CAARelease
 	// Sample is nil when the sample is disabled.
 	Sample *workload.NginxSample
-	// Attestation is the KBS, nil unless attestation is on; AttestedSample
-	// its Job, nil also when the sample is disabled.
-	Attestation    *caa.Attestation
-	AttestedSample *workload.AttestedSample
 	// Warnings are what the run told the user, in order.
 	Warnings []string
 }
