@@ -67,6 +67,10 @@ type TrusteeOptions struct {
 	HelperImage string
 	// Address is the internal load balancer's fixed address in the VNet.
 	Address string
+	// ResourcePolicy, when set, replaces the KBS's resource policy
+	// (ResourcePolicy binds it to a PCR 8); empty keeps the tree's, which
+	// must then still refuse the sample attester.
+	ResourcePolicy string
 }
 
 // TrusteeManifests are the KBS objects, with what the program fills in.
@@ -97,7 +101,7 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 		return nil, err
 	}
 	m := &TrusteeManifests{}
-	var deployment, service Object
+	var deployment, service, kbsConfig Object
 	for _, o := range objs {
 		switch {
 		case kindOf(o) == "Deployment" && nameOf(o) == KBSName:
@@ -108,11 +112,12 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 			m.AdminKeySecret = nameOf(o)
 		case kindOf(o) == "Secret" && strings.HasPrefix(nameOf(o), ResourceSecretPrefix):
 			m.ResourceSecret = nameOf(o)
-		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), policyConfigMapName):
+		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), policyConfigMapName) && opts.ResourcePolicy == "":
 			if err := checkPolicy(o); err != nil {
 				return nil, err
 			}
 		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), kbsConfigMapName):
+			kbsConfig = o
 			if m.Storage, err = storageOf(o); err != nil {
 				return nil, err
 			}
@@ -124,6 +129,11 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 	}
 	if err := patchKBSDeployment(deployment, m, opts); err != nil {
 		return nil, err
+	}
+	if opts.ResourcePolicy != "" {
+		if objs, err = installResourcePolicy(objs, m, deployment, kbsConfig, opts.ResourcePolicy); err != nil {
+			return nil, err
+		}
 	}
 	spec := mapAt(service, "spec")
 	spec["type"] = "LoadBalancer"

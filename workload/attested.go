@@ -55,8 +55,13 @@ case "$EXPECT:$attested:$got" in
 esac
 `
 
+// AttestedCommand is the sample container's full command line; its agent
+// policy allows no other.
+func AttestedCommand() []string { return []string{"/bin/sh", "-c", attestedScript} }
+
 // AttestedSampleArgs configures the attested sample.
 type AttestedSampleArgs struct {
+	// Image must be the one the Initdata's agent policy pins.
 	Image pulumi.StringInput
 	// RuntimeClassName is the peer-pods runtime class (kata-remote).
 	RuntimeClassName pulumi.StringInput
@@ -131,7 +136,7 @@ func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArg
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 						Name:    pulumi.String("fetch-secret"),
 						Image:   args.Image,
-						Command: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(attestedScript)},
+						Command: pulumi.ToStringArray(AttestedCommand()),
 						Env: corev1.EnvVarArray{
 							env("RESOURCE_URL", pulumi.String(args.ResourceURL)),
 							env("EXPECT", pulumi.String(args.Expect)),

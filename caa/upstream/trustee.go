@@ -127,3 +127,13 @@ func (r Release) MeasuresInitdata() bool { return semverAtLeast(r.CAAVersion, "0
 // Kubernetes' own e2e tests use, at a fixed version; registry.k8s.io serves
 // promoted images, whose tags are never overwritten.
 const DefaultHelperImage = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
+
+// SampleImageDigest is the manifest list digest registry.k8s.io serves for
+// DefaultHelperImage; SampleImage names the attested sample's image by it,
+// so the sample's agent policy can pin what its pod VM runs. Taken from
+// public pins of the same tag (no registry is reachable here): a wrong
+// digest fails the sample's pull, it cannot loosen the policy.
+const (
+	SampleImageDigest = "sha256:a9155b13325b2abef48e71de77bb8ac015412a566829f621d06bfae5c699b1b9"
+	SampleImage       = DefaultHelperImage + "@" + SampleImageDigest
+)
