@@ -71,8 +71,8 @@ const (
 	resourcePolicyFile      = "policy.rego"
 	// resourcePolicyDir is the file store's policy directory: up to
 	// trustee v0.18.0 the KBS reads [policy_engine] policy_path, which
-	// the program sets (the image's default and the tree's copy differ
-	// between releases: /opa/... at v0.11.0, /opt/... later).
+	// the program sets (at v0.11.0 the tree copies its policy to /opa/...
+	// while the KBS reads /opt/... by default).
 	resourcePolicyDir = "/etc/kbs-resource-policy"
 	// kvResourcePolicy is the flat store's policy from trustee v0.19.0: the
 	// KBS keeps it in the storage namespace "kbs" under the key
