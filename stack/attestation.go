@@ -104,8 +104,14 @@ func planAttestation(ctx context.Context, cfg *Config, nodeSubnet netip.Prefix, 
 			return nil, err
 		}
 	}
-	trustee, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: cfg.Release.Trustee.Image, HelperImage: upstream.DefaultHelperImage,
-		Address: addr.String(), ResourcePolicy: plan.ResourcePolicy})
+	opts := caa.TrusteeOptions{KBSImage: cfg.Release.Trustee.Image, HelperImage: upstream.DefaultHelperImage,
+		Address: addr.String(), ResourcePolicy: plan.ResourcePolicy}
+	if cfg.TEE == TEETDX {
+		// The KBS verifies TDX quotes with collateral from a PCCS; where
+		// the pinned tree says its KBS needs one, Azure's, as CAA's e2e did.
+		opts.PCCSURL = upstream.AzurePCCS
+	}
+	trustee, err := caa.RenderTrustee(root, opts)
 	if err != nil {
 		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: trustee's KBS tree cannot be used: %v", qualify(keyTrusteeSourceDir), err)}}
 	}

@@ -193,6 +193,34 @@ func TestKBSResourcePolicyPerRelease(t *testing.T) {
 	})
 }
 
+// TestKBSPCCS: a TDX stack points the KBS's quote library at Azure's PCCS
+// where the pinned tree shows the KBS reads one (our repository-shaped
+// fixture carries custom_pccs, the flat-store one does not); snp needs none.
+func TestKBSPCCS(t *testing.T) {
+	for _, tc := range []struct {
+		name, stack string
+		set         map[string]string
+		want        bool
+	}{
+		{"tdx 0.10.0", "tdx", attestationOn(repositoryTrustee), true},
+		{"snp 0.10.0", "snp", attestationOn(repositoryTrustee), false},
+		{"tdx 0.22.0", "tdx", merge(chartRelease, attestationOn(kvTrustee)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := attestedStack(t, tc.stack, tc.set)
+			var conf string
+			for _, r := range m.byType(tConfigMap) {
+				if r.Name == "attestation-coco-tenant/"+caa.PCCSConfigMap {
+					conf = str(t, r, "data", "sgx_default_qcnl.conf")
+				}
+			}
+			if got := strings.Contains(conf, `"pccs_url":"`+upstream.AzurePCCS+`"`); got != tc.want {
+				t.Errorf("Azure's PCCS configured: %v, want %v (%q)", got, tc.want, conf)
+			}
+		})
+	}
+}
+
 // TestKBSObjects: the KBS is an internal load balancer at the fixed
 // address, runs pinned images, and holds keys from Pulumi state.
 func TestKBSObjects(t *testing.T) {
