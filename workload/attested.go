@@ -65,7 +65,9 @@ type AttestedSampleArgs struct {
 	Image pulumi.StringInput
 	// RuntimeClassName is the peer-pods runtime class (kata-remote).
 	RuntimeClassName pulumi.StringInput
-	// InitdataAnnotation and Initdata point the pod VM at the KBS.
+	// InitdataAnnotation and Initdata point the pod VM at the KBS; from CAA
+	// 0.12.0 the KBS releases the secret only to the measurement of this
+	// initdata, whose agent policy must pin Image and AttestedCommand.
 	InitdataAnnotation string
 	Initdata           string
 	// ResourceURL is the secret behind the CDH's local endpoint.
