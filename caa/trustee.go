@@ -1,11 +1,16 @@
 package caa
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -67,6 +72,14 @@ type TrusteeOptions struct {
 	HelperImage string
 	// Address is the internal load balancer's fixed address in the VNet.
 	Address string
+	// PCCSURL, when set, is the PCCS the KBS's quote library asks for TDX
+	// collateral, where the tree's custom_pccs overlay shows the KBS needs
+	// one (trustee v0.10.1 to v0.17.0); other trees are left as they are.
+	PCCSURL string
+	// ResourcePolicy, when set, replaces the KBS's resource policy
+	// (ResourcePolicy binds it to a PCR 8); empty keeps the tree's, which
+	// must then still refuse the sample attester.
+	ResourcePolicy string
 }
 
 // TrusteeManifests are the KBS objects, with what the program fills in.
@@ -97,7 +110,7 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 		return nil, err
 	}
 	m := &TrusteeManifests{}
-	var deployment, service Object
+	var deployment, service, kbsConfig Object
 	for _, o := range objs {
 		switch {
 		case kindOf(o) == "Deployment" && nameOf(o) == KBSName:
@@ -108,11 +121,12 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 			m.AdminKeySecret = nameOf(o)
 		case kindOf(o) == "Secret" && strings.HasPrefix(nameOf(o), ResourceSecretPrefix):
 			m.ResourceSecret = nameOf(o)
-		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), policyConfigMapName):
+		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), policyConfigMapName) && opts.ResourcePolicy == "":
 			if err := checkPolicy(o); err != nil {
 				return nil, err
 			}
 		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), kbsConfigMapName):
+			kbsConfig = o
 			if m.Storage, err = storageOf(o); err != nil {
 				return nil, err
 			}
@@ -124,6 +138,16 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 	}
 	if err := patchKBSDeployment(deployment, m, opts); err != nil {
 		return nil, err
+	}
+	if opts.PCCSURL != "" {
+		if objs, err = setPCCS(root, objs, deployment, opts.PCCSURL); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ResourcePolicy != "" {
+		if objs, err = installResourcePolicy(objs, m, deployment, kbsConfig, opts.ResourcePolicy); err != nil {
+			return nil, err
+		}
 	}
 	spec := mapAt(service, "spec")
 	spec["type"] = "LoadBalancer"
@@ -291,3 +315,51 @@ func checkPolicy(cm Object) error {
 	return fmt.Errorf("the KBS resource policy (%s) no longer mentions the sample attester; the program relies on it refusing "+
 		"pod VMs without a TEE", policyConfigMapName)
 }
+
+// PCCSConfigMap holds the quote library's configuration (setPCCS).
+const PCCSConfigMap = "kbs-dcap-qcnl"
+
+var pccsMount = regexp.MustCompile(`mountPath:\s*(/\S+?)[,}\s]`)
+
+// setPCCS does what trustee's custom_pccs overlay does, with the program's
+// own configuration (as CAA's e2e writes it): a ConfigMap holding
+// sgx_default_qcnl.conf mounted where the overlay's patch mounts it. A
+// tree without the overlay keeps its KBS's default.
+func setPCCS(root string, objs []Object, dep Object, url string) ([]Object, error) {
+	patch, err := os.ReadFile(filepath.Join(root, upstream.TrusteePCCSPatch))
+	if errors.Is(err, fs.ErrNotExist) {
+		return objs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := pccsMount.FindSubmatch(patch)
+	if m == nil {
+		return nil, fmt.Errorf("%s mounts no file; the program cannot tell where the KBS reads sgx_default_qcnl.conf", upstream.TrusteePCCSPatch)
+	}
+	const file = "sgx_default_qcnl.conf"
+	conf, err := json.Marshal(map[string]string{"pccs_url": url, "collateral_service": upstream.IntelCollateral})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range Containers(dep) {
+		if c["name"] == KBSName {
+			c["volumeMounts"] = append(asAnyList(c["volumeMounts"]), map[string]any{"name": PCCSConfigMap, "mountPath": string(m[1]), "subPath": file, "readOnly": true})
+		}
+	}
+	podSpec := mapAt(dep, "spec", "template", "spec")
+	podSpec["volumes"] = append(asAnyList(podSpec["volumes"]), map[string]any{"name": PCCSConfigMap, "configMap": map[string]any{"name": PCCSConfigMap}})
+	sum := sha256.Sum256(conf)
+	// A subPath mount never sees a ConfigMap update: a changed
+	// configuration restarts the KBS.
+	mapAt(dep, "spec", "template", "metadata", "annotations")[PCCSAnnotation] = hex.EncodeToString(sum[:])
+	return append(objs, Object{
+		"apiVersion": "v1",
+		"kind":       "ConfigMap",
+		"metadata":   map[string]any{"name": PCCSConfigMap, "namespace": TrusteeNamespace},
+		"data":       map[string]any{file: string(conf)},
+	}), nil
+}
+
+// PCCSAnnotation carries the quote library configuration's sha256.
+const PCCSAnnotation = "caa-azure.io/qcnl-sha256"

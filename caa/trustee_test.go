@@ -156,3 +156,36 @@ func TestRenderTrusteeLeavesCheckoutAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderTrusteeSetsPCCS: with a PCCS, a tree with trustee's custom_pccs
+// overlay gets the quote library configuration where that patch mounts it;
+// a tree without the overlay is left alone.
+func TestRenderTrusteeSetsPCCS(t *testing.T) {
+	opts := trusteeOpts
+	opts.PCCSURL = "https://pccs.example/sgx/certification/v4"
+	for dir, want := range map[string]bool{repositoryFixture: true, kvFixture: false} {
+		m, err := RenderTrustee(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conf string
+		for _, o := range m.Objects {
+			if kindOf(o) == "ConfigMap" && nameOf(o) == PCCSConfigMap {
+				conf, _ = mapAt(o, "data")["sgx_default_qcnl.conf"].(string)
+			}
+		}
+		mounted := false
+		for _, c := range Containers(find(t, m.Objects, "Deployment", TrusteeNamespace+"/"+KBSName)) {
+			for _, v := range asList(c["volumeMounts"]) {
+				mounted = mounted || (c["name"] == KBSName && v["name"] == PCCSConfigMap && v["mountPath"] == "/etc/sgx_default_qcnl.conf" &&
+					v["subPath"] == "sgx_default_qcnl.conf")
+			}
+		}
+		if got := conf != "" && mounted; got != want {
+			t.Errorf("%s: PCCS configured %v (mounted %v, %q), want %v", dir, got, mounted, conf, want)
+		}
+		if want && !strings.Contains(conf, `"pccs_url":"`+opts.PCCSURL+`"`) {
+			t.Errorf("%s: the configuration does not name the PCCS: %s", dir, conf)
+		}
+	}
+}

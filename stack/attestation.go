@@ -9,6 +9,7 @@ import (
 	"caa-azure/caa/initdata"
 	"caa-azure/caa/upstream"
 	"caa-azure/infra/cidr"
+	"caa-azure/workload"
 )
 
 // attestationPlan is everything the attestation add-on needs that can be
@@ -19,13 +20,22 @@ type attestationPlan struct {
 	URL string
 	// Trustee are the rendered KBS objects.
 	Trustee *caa.TrusteeManifests
-	// Initdata is the TOML; Encoded is it as the release takes it, both as
-	// the global INITDATA and as the sample's annotation.
+	// Initdata is the TOML every pod VM without its own boots with (the
+	// global INITDATA); Encoded is it as the release takes it.
 	Initdata []byte
 	Encoded  string
-	// PCR8 is what the pod VM's PCR 8 holds after boot, or "" when the
-	// release's image does not measure initdata or the pod VM has no vTPM.
+	// SampleInitdata is the attested sample's: the same clients, an agent
+	// policy that pins the sample's image and command. SampleEncoded is
+	// its annotation.
+	SampleInitdata []byte
+	SampleEncoded  string
+	// PCR8 is what the sample's pod VM's PCR 8 holds after boot, the only
+	// measurement the KBS releases resources to, or "" when the release's
+	// image does not measure initdata or the pod VM has no vTPM.
 	PCR8 string
+	// ResourcePolicy is the KBS's, or "" where the tree's stays (releases
+	// that do not measure initdata).
+	ResourcePolicy string
 }
 
 // planAttestation places the KBS at a fixed address of the node subnet,
@@ -61,23 +71,50 @@ func planAttestation(ctx context.Context, cfg *Config, nodeSubnet netip.Prefix, 
 		}
 		root = dir
 	}
-	trustee, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: cfg.Release.Trustee.Image, HelperImage: upstream.DefaultHelperImage, Address: addr.String()})
-	if err != nil {
-		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: trustee's KBS tree cannot be used: %v", qualify(keyTrusteeSourceDir), err)}}
-	}
 	url := fmt.Sprintf("http://%s:%d", addr, caa.KBSPort)
 	doc, err := initdata.Build(url)
 	if err != nil {
 		return nil, err
 	}
-	format := cfg.Release.InitdataFormat()
-	encoded, err := initdata.Encode(doc, format.Encoding)
+	samplePolicy, err := initdata.SamplePolicy(initdata.Pinned{ImageDigest: upstream.SampleImageDigest, Args: workload.AttestedCommand()})
 	if err != nil {
 		return nil, err
 	}
-	plan := &attestationPlan{URL: url, Trustee: trustee, Initdata: doc, Encoded: encoded}
-	if cfg.Release.MeasuresInitdata() && !cfg.DisableCVM {
-		plan.PCR8 = initdata.PCR8(doc)
+	sampleDoc, err := initdata.BuildWithPolicy(url, samplePolicy)
+	if err != nil {
+		return nil, err
 	}
+	format := cfg.Release.InitdataFormat()
+	plan := &attestationPlan{URL: url, Initdata: doc, SampleInitdata: sampleDoc}
+	if plan.Encoded, err = initdata.Encode(doc, format.Encoding); err != nil {
+		return nil, err
+	}
+	if plan.SampleEncoded, err = initdata.Encode(sampleDoc, format.Encoding); err != nil {
+		return nil, err
+	}
+	if cfg.Release.MeasuresInitdata() {
+		// Without a vTPM (disableCvm) there is no PCR 8 to bind to: the
+		// policy then allows nothing.
+		var teeKeys []string
+		if !cfg.DisableCVM {
+			plan.PCR8 = initdata.PCR8(sampleDoc)
+			teeKeys = caa.TEEClaimKeys(string(cfg.TEE))
+		}
+		if plan.ResourcePolicy, err = caa.ResourcePolicy(teeKeys, plan.PCR8); err != nil {
+			return nil, err
+		}
+	}
+	opts := caa.TrusteeOptions{KBSImage: cfg.Release.Trustee.Image, HelperImage: upstream.DefaultHelperImage,
+		Address: addr.String(), ResourcePolicy: plan.ResourcePolicy}
+	if cfg.TEE == TEETDX {
+		// The KBS verifies TDX quotes with collateral from a PCCS; where
+		// the pinned tree says its KBS needs one, Azure's, as CAA's e2e did.
+		opts.PCCSURL = upstream.AzurePCCS
+	}
+	trustee, err := caa.RenderTrustee(root, opts)
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: trustee's KBS tree cannot be used: %v", qualify(keyTrusteeSourceDir), err)}}
+	}
+	plan.Trustee = trustee
 	return plan, nil
 }

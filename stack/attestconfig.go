@@ -52,8 +52,10 @@ func parseAttestation(c *Config, r *reader) (warnings []string) {
 	}
 	if !c.DisableCVM && !c.Release.MeasuresInitdata() {
 		warnings = append(warnings, fmt.Sprintf("attestation: caaVersion %s's pod VM image does not extend PCR 8 with the initdata "+
-			"digest (CAA added that in v0.12.0), so the stack exports no initdataPcr8; the KBS still releases the secret to any "+
-			"attested TEE", c.Release.CAAVersion))
+			"digest (CAA added that in v0.12.0), so the stack exports no initdataPcr8 and nothing binds the secret to this stack's "+
+			"initdata: the KBS keeps trustee's "+
+			"resource policy and releases the secret to any pod VM that attests as a TEE, whatever it runs; use caaVersion 0.12.0 "+
+			"or later to bind it", c.Release.CAAVersion))
 	}
 	return warnings
 }

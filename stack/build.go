@@ -296,10 +296,10 @@ func buildAttestedSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluste
 		expect = workload.ExpectRefused
 	}
 	return workload.NewAttestedSample(ctx, "attested-sample", &workload.AttestedSampleArgs{
-		Image:              pulumi.String(upstream.DefaultHelperImage),
+		Image:              pulumi.String(upstream.SampleImage),
 		RuntimeClassName:   release.RuntimeClass,
 		InitdataAnnotation: r.cfg.Release.InitdataFormat().Annotation,
-		Initdata:           r.attestation.Encoded,
+		Initdata:           r.attestation.SampleEncoded,
 		ResourceURL:        "http://127.0.0.1:8006/cdh/resource/" + caa.ResourcePath(),
 		SecretSHA256:       attestation.SecretSHA256,
 		Expect:             expect,

@@ -109,15 +109,113 @@ func TestInitdataPerRelease(t *testing.T) {
 				t.Fatalf("the sample's pod must carry exactly the release's initdata annotation %s: %v", tc.annotation, annotations)
 			}
 			own := decodeInitdata(t, "annotation", annotations[resourceKey(tc.annotation)].StringValue(), tc.encoding, defaultKBSURL)
-			if string(own) != string(global) {
-				t.Error("the sample's initdata and the global INITDATA differ")
+			// Pods without initdata of their own run anything but exec; the
+			// sample's pod VM runs only the sample.
+			globalDoc, _ := initdata.Parse(global)
+			expect(t, "global agent policy", globalDoc.Data[initdata.AgentPolicy], initdata.Policy())
+			ownDoc, _ := initdata.Parse(own)
+			want, err := initdata.SamplePolicy(initdata.Pinned{ImageDigest: upstream.SampleImageDigest, Args: workload.AttestedCommand()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			expect(t, "the sample's agent policy", ownDoc.Data[initdata.AgentPolicy], want)
+			container := prop(t, job, "spec", "template", "spec", "containers", "0").ObjectValue()
+			expect(t, "sample image", container["image"].StringValue(), upstream.SampleImage)
+			var command []string
+			for _, a := range container["command"].ArrayValue() {
+				command = append(command, a.StringValue())
+			}
+			if strings.Join(command, "\x00") != strings.Join(workload.AttestedCommand(), "\x00") || (container["args"].IsArray() && len(container["args"].ArrayValue()) != 0) {
+				t.Error("the sample must run exactly the command its agent policy pins")
 			}
 			pcr, exported := out["initdataPcr8"]
 			if exported != tc.pcr8 {
 				t.Fatalf("initdataPcr8 exported: %v, want %v (PCR 8 is measured from the v0.12.0 pod VM image on)", exported, tc.pcr8)
 			}
 			if exported {
-				expect(t, "initdataPcr8", pcr.Value.(string), initdata.PCR8(global))
+				expect(t, "initdataPcr8 (the sample's)", pcr.Value.(string), initdata.PCR8(own))
+			}
+		})
+	}
+}
+
+// TestKBSResourcePolicyPerRelease: from 0.12.0 the KBS releases resources
+// only to the sample's measurement, with the policy where that release's
+// KBS reads it; 0.10.0 keeps trustee's policy (it cannot bind); a pod VM
+// without a vTPM gets nothing.
+func TestKBSResourcePolicyPerRelease(t *testing.T) {
+	const policyKey = "attestation-coco-tenant/" + caa.ResourcePolicyConfigMap
+	chart019 := map[string]string{"caa-azure:caaVersion": "0.19.0", "caa-azure:caaSourceDir": "", "caa-azure:operatorSourceDir": ""}
+	for _, tc := range []struct {
+		name, stack string
+		set         map[string]string
+		claims      string // a TEE claim name the policy must name, "" for none
+		mountPath   string
+	}{
+		{"0.19.0 file store", "snp", merge(chart019, attestationOn(repositoryTrustee)), "az-snp-vtpm", "/etc/kbs-resource-policy"},
+		{"0.22.0 flat store", "snp", merge(chartRelease, attestationOn(kvTrustee)), "azsnpvtpm", "/opt/confidential-containers/kbs/kbs/resource-policy.rego"},
+		{"0.22.0 tdx", "tdx", merge(chartRelease, attestationOn(kvTrustee)), "az-tdx-vtpm", "/opt/confidential-containers/kbs/kbs/resource-policy.rego"},
+		{"0.22.0 without a TEE", "nonconf", merge(chartRelease, attestationOn(kvTrustee)), "", "/opt/confidential-containers/kbs/kbs/resource-policy.rego"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, out := attestedStack(t, tc.stack, tc.set)
+			policy := str(t, m.one(t, tConfigMap, policyKey), "data", "policy.rego")
+			if tc.claims == "" {
+				if strings.Contains(policy, "allow if") {
+					t.Errorf("without a vTPM nothing can be bound; the policy must allow nothing:\n%s", policy)
+				}
+			} else {
+				pcr := out["initdataPcr8"].Value.(string)
+				if !strings.Contains(policy, `tpm.pcr08 == "`+pcr+`"`) || !strings.Contains(policy, `"`+tc.claims+`"`) {
+					t.Errorf("the resource policy does not bind to initdataPcr8 %s under %s:\n%s", pcr, tc.claims, policy)
+				}
+			}
+			mounted := false
+			for _, v := range prop(t, m.one(t, tDeployment, kbsKey), "spec", "template", "spec", "containers", "0", "volumeMounts").ArrayValue() {
+				mounted = mounted || (v.ObjectValue()["name"].StringValue() == caa.ResourcePolicyConfigMap &&
+					v.ObjectValue()["mountPath"].StringValue() == tc.mountPath)
+			}
+			if !mounted {
+				t.Errorf("the KBS does not mount its resource policy at %s", tc.mountPath)
+			}
+			if !dependsOn(m.one(t, tDeployment, kbsKey), m.one(t, tConfigMap, policyKey)) {
+				t.Error("the KBS must start after its resource policy")
+			}
+		})
+	}
+	t.Run("0.10.0 keeps trustee's", func(t *testing.T) {
+		m, _ := attestedStack(t, "snp", attestationOn(repositoryTrustee))
+		for _, r := range m.byType(tConfigMap) {
+			if r.Name == policyKey {
+				t.Error("0.10.0's pod VM image does not measure initdata; there is nothing to bind to")
+			}
+		}
+	})
+}
+
+// TestKBSPCCS: a TDX stack points the KBS's quote library at Azure's PCCS
+// where the pinned tree shows the KBS reads one (our repository-shaped
+// fixture carries custom_pccs, the flat-store one does not); snp needs none.
+func TestKBSPCCS(t *testing.T) {
+	for _, tc := range []struct {
+		name, stack string
+		set         map[string]string
+		want        bool
+	}{
+		{"tdx 0.10.0", "tdx", attestationOn(repositoryTrustee), true},
+		{"snp 0.10.0", "snp", attestationOn(repositoryTrustee), false},
+		{"tdx 0.22.0", "tdx", merge(chartRelease, attestationOn(kvTrustee)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := attestedStack(t, tc.stack, tc.set)
+			var conf string
+			for _, r := range m.byType(tConfigMap) {
+				if r.Name == "attestation-coco-tenant/"+caa.PCCSConfigMap {
+					conf = str(t, r, "data", "sgx_default_qcnl.conf")
+				}
+			}
+			if got := strings.Contains(conf, `"pccs_url":"`+upstream.AzurePCCS+`"`); got != tc.want {
+				t.Errorf("Azure's PCCS configured: %v, want %v (%q)", got, tc.want, conf)
 			}
 		})
 	}
@@ -135,7 +233,7 @@ func TestKBSObjects(t *testing.T) {
 	tr, _ := upstream.TrusteeOf("0.10.0")
 	expect(t, "KBS image", str(t, dep, "spec", "template", "spec", "containers", "0", "image"), tr.Image)
 	expect(t, "policy copier image", str(t, dep, "spec", "template", "spec", "initContainers", "0", "image"), upstream.DefaultHelperImage)
-	expect(t, "sample image", str(t, m.one(t, tJob, "attested-sample"), "spec", "template", "spec", "containers", "0", "image"), upstream.DefaultHelperImage)
+	expect(t, "sample image", str(t, m.one(t, tJob, "attested-sample"), "spec", "template", "spec", "containers", "0", "image"), upstream.SampleImage)
 	for _, r := range kubernetesObjects(m) {
 		for _, path := range [][]string{{"spec", "template", "spec", "containers"}, {"spec", "template", "spec", "initContainers"}} {
 			v := resourceAt(r.Inputs, path...)
@@ -209,13 +307,26 @@ func envOf(t *testing.T, job pulumi.MockResourceArgs) map[string]string {
 }
 
 // TestAttestationWithoutTEE: a pod VM without a TEE attests with the sample
-// attester, so the sample expects a refusal and there is no PCR 8 to export.
+// attester, so the sample expects a refusal and there is no PCR 8 to export,
+// also on a release whose pod VM image measures initdata (0.22.0): the
+// measurement needs a vTPM, which disableCvm leaves out.
 func TestAttestationWithoutTEE(t *testing.T) {
-	m, out := attestedStack(t, "nonconf", attestationOn(repositoryTrustee))
-	expect(t, "EXPECT", envOf(t, m.one(t, tJob, "attested-sample"))["EXPECT"], workload.ExpectRefused)
-	if _, ok := out["initdataPcr8"]; ok {
-		t.Error("a pod VM without a vTPM has no PCR 8 to compare")
+	for _, tc := range []struct {
+		name string
+		set  map[string]string
+	}{
+		{"0.10.0", attestationOn(repositoryTrustee)},
+		{"0.22.0", merge(chartRelease, attestationOn(kvTrustee))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, out := attestedStack(t, "nonconf", tc.set)
+			expect(t, "EXPECT", envOf(t, m.one(t, tJob, "attested-sample"))["EXPECT"], workload.ExpectRefused)
+			if pcr, ok := out["initdataPcr8"]; ok {
+				t.Errorf("a pod VM without a vTPM has no PCR 8 to compare, yet initdataPcr8 = %v", pcr.Value)
+			}
+		})
 	}
+	m, _ := attestedStack(t, "nonconf", attestationOn(repositoryTrustee))
 	job := m.one(t, tJob, "attested-sample")
 	expect(t, "Job deletion", str(t, job, "metadata", "annotations", "pulumi.com/deletionPropagationPolicy"), "foreground")
 	if v := prop(t, job, "spec", "activeDeadlineSeconds"); !v.IsNumber() || v.NumberValue() > 20*60 {

@@ -55,12 +55,19 @@ case "$EXPECT:$attested:$got" in
 esac
 `
 
+// AttestedCommand is the sample container's full command line; its agent
+// policy allows no other.
+func AttestedCommand() []string { return []string{"/bin/sh", "-c", attestedScript} }
+
 // AttestedSampleArgs configures the attested sample.
 type AttestedSampleArgs struct {
+	// Image must be the one the Initdata's agent policy pins.
 	Image pulumi.StringInput
 	// RuntimeClassName is the peer-pods runtime class (kata-remote).
 	RuntimeClassName pulumi.StringInput
-	// InitdataAnnotation and Initdata point the pod VM at the KBS.
+	// InitdataAnnotation and Initdata point the pod VM at the KBS; from CAA
+	// 0.12.0 the KBS releases the secret only to the measurement of this
+	// initdata, whose agent policy must pin Image and AttestedCommand.
 	InitdataAnnotation string
 	Initdata           string
 	// ResourceURL is the secret behind the CDH's local endpoint.
@@ -131,7 +138,7 @@ func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArg
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 						Name:    pulumi.String("fetch-secret"),
 						Image:   args.Image,
-						Command: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(attestedScript)},
+						Command: pulumi.ToStringArray(AttestedCommand()),
 						Env: corev1.EnvVarArray{
 							env("RESOURCE_URL", pulumi.String(args.ResourceURL)),
 							env("EXPECT", pulumi.String(args.Expect)),

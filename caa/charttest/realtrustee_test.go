@@ -29,7 +29,8 @@ func TestRealTrusteeTree(t *testing.T) {
 			tr, _ := upstream.TrusteeOf(version)
 			root := t.TempDir()
 			extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
-			opts := caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage, Address: "10.0.255.254"}
+			opts := caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage, Address: "10.0.255.254",
+				PCCSURL: upstream.AzurePCCS}
 			m, err := caa.RenderTrustee(root, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -39,15 +40,25 @@ func TestRealTrusteeTree(t *testing.T) {
 			if (m.Storage == caa.StorageKV) != wantKV {
 				t.Errorf("storage %s; want the flat store: %v", m.Storage, wantKV)
 			}
+			// Up to trustee v0.17.0 (CAA 0.18.0) the tree's custom_pccs
+			// overlay shows the KBS reading a PCCS configuration; a TDX
+			// stack gets Azure's there.
+			wantPCCS, pccs := version <= "0.18.0", false
 			var kinds []string
 			for _, o := range m.Objects {
 				kind, _ := o["kind"].(string)
 				kinds = append(kinds, kind)
+				if md, _ := o["metadata"].(map[string]any); kind == "ConfigMap" && md["name"] == caa.PCCSConfigMap {
+					pccs = true
+				}
 				for _, c := range caa.Containers(o) {
 					if image := c["image"].(string); image != tr.Image && image != upstream.DefaultHelperImage {
 						t.Errorf("container %v runs %s", c["name"], image)
 					}
 				}
+			}
+			if pccs != wantPCCS {
+				t.Errorf("PCCS configuration rendered: %v, want %v", pccs, wantPCCS)
 			}
 			t.Logf("trustee %s: %s storage, objects %s", tr.Ref, m.Storage, strings.Join(kinds, ","))
 		})

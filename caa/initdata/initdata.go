@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -44,36 +43,6 @@ const cdhSocket = "unix:///run/confidential-containers/cdh.sock"
 // CAA's cloud-config around initdata needs some of it.
 const MaxEncodedSize = 48 * 1024
 
-// agentRequests are the kata agent API calls the policy decides on, as the
-// upstream allow-all policy lists them (podvm/files/etc/kata-opa/allow-all.rego).
-var agentRequests = []string{
-	"CopyFileRequest", "CreateContainerRequest", "CreateSandboxRequest", "DestroySandboxRequest",
-	"ExecProcessRequest", "GetOOMEventRequest", "GuestDetailsRequest", "OnlineCPUMemRequest",
-	"PullImageRequest", "ReadStreamRequest", "RemoveContainerRequest", "RemoveStaleVirtiofsShareMountsRequest",
-	"SignalProcessRequest", "StartContainerRequest", "StatsContainerRequest", "TtyWinResizeRequest",
-	"UpdateEphemeralMountsRequest", "UpdateInterfaceRequest", "UpdateRoutesRequest", "WaitProcessRequest",
-	"WriteStreamRequest",
-}
-
-// DeniedRequests are refused by the agent policy: `kubectl exec` into a pod
-// VM would hand whoever administers the cluster every secret the pod was
-// released, which is what attestation keeps from them.
-var DeniedRequests = []string{"ExecProcessRequest"}
-
-// Policy is the kata agent policy: every request allowed but DeniedRequests.
-func Policy() string {
-	denied := map[string]bool{}
-	for _, r := range DeniedRequests {
-		denied[r] = true
-	}
-	var b strings.Builder
-	b.WriteString("package agent_policy\n\n")
-	for _, r := range agentRequests {
-		fmt.Fprintf(&b, "default %s := %t\n", r, !denied[r])
-	}
-	return b.String()
-}
-
 type tokenConfig struct {
 	URL string `toml:"url"`
 }
@@ -102,8 +71,13 @@ type Document struct {
 }
 
 // Build returns the initdata TOML pointing the AA and the CDH at kbsURL
-// (the KBS serves the CoCo attestation service too), with Policy.
-func Build(kbsURL string) ([]byte, error) {
+// (the KBS serves the CoCo attestation service too), with Policy: what
+// every pod VM without its own initdata boots with.
+func Build(kbsURL string) ([]byte, error) { return BuildWithPolicy(kbsURL, Policy()) }
+
+// BuildWithPolicy is Build with another kata agent policy, such as a
+// SamplePolicy that pins what the pod VM may run.
+func BuildWithPolicy(kbsURL, agentPolicy string) ([]byte, error) {
 	var aa aaConfig
 	aa.TokenConfigs.CoCoAS.URL = kbsURL
 	aa.TokenConfigs.KBS.URL = kbsURL
@@ -120,7 +94,7 @@ func Build(kbsURL string) ([]byte, error) {
 		return nil, err
 	}
 	out, err := encodeTOML(Document{Algorithm: Algorithm, Version: Version, Data: map[string]string{
-		AAConfig: aaText, CDHConfig: cdhText, AgentPolicy: Policy(),
+		AAConfig: aaText, CDHConfig: cdhText, AgentPolicy: agentPolicy,
 	}})
 	return []byte(out), err
 }

@@ -43,7 +43,7 @@ func TestBuildPointsEveryClientAtKBS(t *testing.T) {
 	}
 	policy := d.Data[AgentPolicy]
 	if !strings.HasPrefix(policy, "package agent_policy\n") || !strings.Contains(policy, "default ExecProcessRequest := false\n") ||
-		!strings.Contains(policy, "default CreateContainerRequest := true\n") || strings.Count(policy, "default ") != len(agentRequests) {
+		!strings.Contains(policy, "default CreateContainerRequest := true\n") || strings.Count(policy, "default ") != len(AgentRequests) {
 		t.Errorf("agent policy:\n%s", policy)
 	}
 	again, _ := Build(kbsURL)

@@ -127,3 +127,27 @@ func (r Release) MeasuresInitdata() bool { return semverAtLeast(r.CAAVersion, "0
 // Kubernetes' own e2e tests use, at a fixed version; registry.k8s.io serves
 // promoted images, whose tags are never overwritten.
 const DefaultHelperImage = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
+
+// SampleImageDigest is the manifest list digest registry.k8s.io serves for
+// DefaultHelperImage; SampleImage names the attested sample's image by it,
+// so the sample's agent policy can pin what its pod VM runs. Taken from
+// public pins of the same tag (no registry is reachable here): a wrong
+// digest fails the sample's pull, it cannot loosen the policy.
+const (
+	SampleImageDigest = "sha256:a9155b13325b2abef48e71de77bb8ac015412a566829f621d06bfae5c699b1b9"
+	SampleImage       = DefaultHelperImage + "@" + SampleImageDigest
+)
+
+// AzurePCCS is Azure's caching service for Intel's TDX collateral, the
+// CUSTOM_PCCS_URL CAA's Azure e2e gave its KBS up to v0.18.0
+// (.github/workflows/azure-e2e-test.yml); IntelCollateral is the collateral
+// service CAA's e2e pairs with it (test/provisioner/trustee_kbs.go).
+const (
+	AzurePCCS       = "https://global.acccache.azure.net/sgx/certification/v4"
+	IntelCollateral = "https://api.trustedservices.intel.com/sgx/certification/v4/"
+)
+
+// TrusteePCCSPatch is trustee's custom_pccs overlay patch (v0.10.1 to
+// v0.17.0): its volume mount says where that KBS's quote library reads
+// sgx_default_qcnl.conf. Later trees have no such overlay.
+const TrusteePCCSPatch = TrusteeKubernetesDir + "/custom_pccs/set_custom_pccs.yaml"

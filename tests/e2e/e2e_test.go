@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -242,6 +243,13 @@ func checkAttestation(t *testing.T, kubectl func(...string) string, out func(str
 	if refused || expected == "" {
 		return
 	}
+	checkPCR8(t, logs, expected)
+	checkOtherInitdataRefused(t, kubectl)
+}
+
+// checkPCR8: the PCR 8 the sample's pod VM reports equals the export.
+func checkPCR8(t *testing.T, logs, expected string) {
+	t.Helper()
 	for _, line := range strings.Split(logs, "\n") {
 		evidence, ok := strings.CutPrefix(line, "evidence: ")
 		if !ok {
@@ -252,10 +260,10 @@ func checkAttestation(t *testing.T, kubectl func(...string) string, out func(str
 		// (.quote // .tpm_quote).pcrs[8]).
 		var e struct {
 			Quote *struct {
-				PCRs []string `json:"pcrs"`
+				PCRs []json.RawMessage `json:"pcrs"`
 			} `json:"quote"`
 			TPMQuote *struct {
-				PCRs []string `json:"pcrs"`
+				PCRs []json.RawMessage `json:"pcrs"`
 			} `json:"tpm_quote"`
 		}
 		if err := json.Unmarshal([]byte(evidence), &e); err != nil {
@@ -268,12 +276,82 @@ func checkAttestation(t *testing.T, kubectl func(...string) string, out func(str
 		if q == nil || len(q.PCRs) <= 8 {
 			t.Fatalf("evidence has no PCR 8: %s", evidence)
 		}
-		if !strings.EqualFold(q.PCRs[8], expected) {
-			t.Errorf("PCR 8 in the pod VM is %s, the stack exports %s", q.PCRs[8], expected)
+		if got := pcrHex(q.PCRs[8]); !strings.EqualFold(got, expected) {
+			t.Errorf("PCR 8 in the pod VM is %s, the stack exports %s", got, expected)
 		}
 		return
 	}
 	t.Error("the sample printed no evidence")
+}
+
+// pcrHex reads a PCR as the attester prints it: a hex string, or (before
+// CAA 0.22.0, per the research notes) an array of byte values.
+func pcrHex(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var b []byte
+	var ints []int
+	if json.Unmarshal(raw, &ints) == nil {
+		for _, i := range ints {
+			b = append(b, byte(i))
+		}
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// checkOtherInitdataRefused runs the sample's own image and command in a
+// pod VM without the sample's initdata (it boots with the global one): the
+// KBS must attest it, then refuse the secret, which is bound to the
+// sample's PCR 8.
+func checkOtherInitdataRefused(t *testing.T, kubectl func(...string) string) {
+	t.Helper()
+	var sample struct {
+		Spec struct {
+			Template struct {
+				Spec map[string]any `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(kubectl("get", "job", "attested-sample", "-o", "json")), &sample); err != nil {
+		t.Fatal(err)
+	}
+	pod := sample.Spec.Template.Spec
+	for _, c := range pod["containers"].([]any) {
+		container := c.(map[string]any)
+		env := container["env"].([]any)
+		for i, e := range env {
+			if e.(map[string]any)["name"] == "EXPECT" {
+				env[i] = map[string]any{"name": "EXPECT", "value": "refused"}
+			}
+		}
+	}
+	const name = "other-initdata"
+	job := map[string]any{"apiVersion": "batch/v1", "kind": "Job",
+		"metadata": map[string]any{"name": name, "namespace": "default"},
+		"spec": map[string]any{"backoffLimit": 0, "activeDeadlineSeconds": 900,
+			"template": map[string]any{"spec": pod}}}
+	manifest := filepath.Join(t.TempDir(), name+".json")
+	b, _ := json.Marshal(job)
+	if err := os.WriteFile(manifest, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubectl("apply", "-f", manifest)
+	defer kubectl("delete", "job", name, "--cascade=foreground", "--ignore-not-found")
+	for deadline := time.Now().Add(20 * time.Minute); time.Now().Before(deadline); time.Sleep(15 * time.Second) {
+		succeeded := kubectl("get", "job", name, "-o", "jsonpath={.status.succeeded}")
+		failed := kubectl("get", "job", name, "-o", "jsonpath={.status.failed}")
+		if succeeded == "1" || (failed != "" && failed != "0") {
+			logs := kubectl("logs", "job/"+name)
+			t.Logf("the sample without its initdata:\n%s", logs)
+			if succeeded != "1" || !strings.Contains(logs, "the KBS refused the secret") {
+				t.Errorf("a pod VM with other initdata was not refused the secret after attesting")
+			}
+			return
+		}
+	}
+	t.Errorf("the Job %s did not finish in 20 minutes", name)
 }
 
 // projectCopy lays out the project for one test stack in a directory of
