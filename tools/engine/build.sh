@@ -100,7 +100,7 @@ build_kwok() {
   local src
   src="$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
   mkdir -p "$1/kwok-stages"
-  cp "$src"/node/fast/node-*.yaml "$src"/pod/fast/pod-*.yaml "$1/kwok-stages/"
+  cp "$src"/node/fast/node-*.yaml "$src"/node/heartbeat/node-*.yaml "$src"/pod/fast/pod-*.yaml "$1/kwok-stages/"
   chmod -R u+w "$1/kwok-stages"
 }
 

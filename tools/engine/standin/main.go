@@ -35,22 +35,10 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// versions are the SDK versions the product's go.mod pins: the engine asks
-// for exactly these plugin versions.
-var versions = map[string]string{
-	"azure-native": "2.79.0",
-	"azuread":      "5.53.5",
-	"random":       "4.18.0",
-}
-
 func main() {
 	name := strings.TrimPrefix(filepath.Base(os.Args[0]), "pulumi-resource-")
-	if _, ok := versions[name]; !ok {
-		fmt.Fprintf(os.Stderr, "standin: started as %q; install it as one of azure-native, azuread, random\n", os.Args[0])
-		os.Exit(2)
-	}
 	err := provider.Main(name, func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		return &standin{name: name}, nil
+		return &standin{version: installedVersion(name)}, nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -58,13 +46,24 @@ func main() {
 	}
 }
 
+// installedVersion is the version the plugin was installed as: `pulumi
+// plugin install` puts it in .../plugins/resource-<name>-v<version>/, and
+// the engine asks for the version the program's SDK pins.
+func installedVersion(name string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(filepath.Base(filepath.Dir(exe)), "resource-"+name+"-v")
+}
+
 type standin struct {
 	pulumirpc.UnimplementedResourceProviderServer
-	name string
+	version string
 }
 
 func (s *standin) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: versions[s.name]}, nil
+	return &pulumirpc.PluginInfo{Version: s.version}, nil
 }
 
 func (s *standin) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
