@@ -42,7 +42,7 @@ type cluster struct {
 	// Kubeconfigs: the cluster's admin, and a user bound to the built-in
 	// `view` role (what AKS's "RBAC Reader" grants: no secrets, no RBAC).
 	AdminKubeconfig, ReaderKubeconfig string
-	admin                             *kube
+	admin, reader                     *kube
 }
 
 // The fake node: labelled as AKS labels the guide's worker pool, so the
@@ -80,6 +80,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 	c.AdminKubeconfig = pki.kubeconfig(t, "admin", server, "admin", []string{"system:masters"})
 	c.ReaderKubeconfig = pki.kubeconfig(t, "reader", server, "ci-preview", nil)
 	c.admin = pki.client(t, server, "admin")
+	c.reader = pki.client(t, server, "reader")
 	c.apiServerArgs = []string{
 		"--etcd-servers", url("http", etcdClient),
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",

@@ -38,8 +38,15 @@ import (
 // repoRoot is the product's root, two levels up from this package.
 var repoRoot, _ = filepath.Abs(filepath.Join("..", ".."))
 
-// engineBin is the directory tools/engine/build.sh links every binary into.
-func engineBin(t *testing.T) string {
+// The binaries a local cluster needs, and those the engine runs add.
+var (
+	clusterBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages"}
+	engineBinaries  = append([]string{"pulumi", "pulumi-resource-kubernetes", "standin"}, clusterBinaries...)
+)
+
+// engineBin is the directory tools/engine/build.sh links every binary into;
+// the test skips unless it holds each of need.
+func engineBin(t *testing.T, need []string) string {
 	t.Helper()
 	dir := os.Getenv("CAA_ENGINE_BIN")
 	if dir == "" {
@@ -54,8 +61,7 @@ func engineBin(t *testing.T) string {
 		}
 		dir = filepath.Join(cache, "current")
 	}
-	for _, b := range []string{"pulumi", "pulumi-resource-kubernetes", "standin", "etcd",
-		"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages"} {
+	for _, b := range need {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
 			t.Skipf("the engine test needs %s in %s: run tools/engine/build.sh (or `make engine-test`) first", b, dir)
 		}
@@ -106,7 +112,7 @@ type env struct {
 // test's own, and creates the snp stack with config on a local backend.
 func newEnv(t *testing.T, config map[string]string) *env {
 	t.Helper()
-	bin := engineBin(t)
+	bin := engineBin(t, engineBinaries)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, cluster: startCluster(t, bin)}
