@@ -126,37 +126,15 @@ func newEnv(t *testing.T, config map[string]string) *env {
 	// nothing outside it.
 	vars := map[string]string{
 		"PULUMI_HOME":                          home,
-		"PULUMI_BACKEND_URL":                   "file://" + filepath.Join(dir, "state"),
+		"PULUMI_BACKEND_URL":                   fileBackend(t, dir),
 		"PULUMI_CONFIG_PASSPHRASE":             "engine-test",
 		"PULUMI_SKIP_UPDATE_CHECK":             "true",
 		"PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
 		"CAA_STANDIN_LOG":                      e.standinLog,
 		"CAA_STANDIN_KUBECONFIG":               e.kubeconfig,
 	}
-	for name, version := range pluginVersions(t) {
-		file := filepath.Join(bin, "standin")
-		if name == "kubernetes" {
-			file = filepath.Join(bin, "pulumi-resource-kubernetes")
-		}
-		cmd := exec.Command(filepath.Join(bin, "pulumi"), "plugin", "install", "resource", name, version, "--file", file)
-		cmd.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("pulumi plugin install resource %s %s: %v\n%s", name, version, err, out)
-		}
-	}
-
-	// The CLI wants <root>/bin/pulumi.
-	root := filepath.Join(dir, "cli")
-	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(bin, "pulumi"), filepath.Join(root, "bin", "pulumi")); err != nil {
-		t.Fatal(err)
-	}
-	cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	installPlugins(t, bin, home, pluginVersions(t))
+	cli := pulumiCLI(t, bin, dir)
 
 	// The project and stack files are the repository's, copied so the
 	// stack's config is written beside the copies, never into the repo.
@@ -180,6 +158,7 @@ func newEnv(t *testing.T, config map[string]string) *env {
 		_, err := stack.DeployWith(ctx, stack.Options{})
 		return err
 	}
+	var err error
 	e.stack, err = auto.UpsertStackInlineSource(ctx, "snp", "caa-azure", program,
 		auto.WorkDir(project), auto.Pulumi(cli), auto.PulumiHome(home), auto.EnvVars(vars),
 		auto.SecretsProvider("passphrase"))
@@ -198,6 +177,50 @@ func newEnv(t *testing.T, config map[string]string) *env {
 	}
 	e.operator = playOperator(t, e.cluster.admin)
 	return e
+}
+
+// fileBackend is a local state backend in dir; the CLI wants it to exist.
+func fileBackend(t *testing.T, dir string) string {
+	t.Helper()
+	state := filepath.Join(dir, "state")
+	must(t, os.MkdirAll(state, 0o700))
+	return "file://" + state
+}
+
+// installPlugins installs each provider plugin at the given version into
+// the Pulumi home: the real Kubernetes provider as kubernetes, the stand-in
+// as every other.
+func installPlugins(t *testing.T, bin, home string, versions map[string]string) {
+	t.Helper()
+	for name, version := range versions {
+		file := filepath.Join(bin, "standin")
+		if name == "kubernetes" {
+			file = filepath.Join(bin, "pulumi-resource-kubernetes")
+		}
+		cmd := exec.Command(filepath.Join(bin, "pulumi"), "plugin", "install", "resource", name, version, "--file", file)
+		cmd.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("pulumi plugin install resource %s %s: %v\n%s", name, version, err, out)
+		}
+	}
+}
+
+// pulumiCLI is the built CLI for the Automation API, which wants it as
+// <root>/bin/pulumi.
+func pulumiCLI(t *testing.T, bin, dir string) auto.PulumiCommand {
+	t.Helper()
+	root := filepath.Join(dir, "cli")
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(bin, "pulumi"), filepath.Join(root, "bin", "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli
 }
 
 // useKubeconfig makes the stand-in hand out this kubeconfig as the
