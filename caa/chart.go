@@ -226,9 +226,15 @@ func (r *CAARelease) installChart(ctx *pulumi.Context, name string, args *CAARel
 	if chart.Source.Version != "" {
 		chartArgs.Version = pulumi.String(chart.Source.Version)
 	}
+	// CAA reads the chart's peer-pods-cm (rendered from ProviderConfig) and
+	// our peer-pods-secret; the secret holds the client id when CAA does not
+	// use a service principal.
+	checksum := configChecksum(chart.Values.ProviderConfig, orEmpty(secretData(args, true)))
 	// The chart runs CAA and peerpod-ctrl, so it is deleted (never skipped
-	// with the cluster) before the pod VM group in deps.
-	release, err := helmv4.NewChart(ctx, name+"-peerpods", chartArgs, pulumi.Parent(r), pulumi.DependsOn(deps))
+	// with the cluster) before the pod VM group in deps; its CRDs stay for
+	// the cluster to take (ChartTransform).
+	release, err := helmv4.NewChart(ctx, name+"-peerpods", chartArgs, pulumi.Parent(r), pulumi.DependsOn(deps),
+		pulumi.Transforms([]pulumi.ResourceTransform{ChartTransform(checksum)}))
 	if err != nil {
 		return fmt.Errorf("installing the peerpods chart: %w", err)
 	}

@@ -169,8 +169,12 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 	// CAA's pods to stop (foreground), so no CAA creates a VM once the pod
 	// VM group, which it depends on, starts to go.
 	daemonDeps := append(append(append([]pulumi.Resource{}, configDeps...), ccRuntime), configured...)
+	checksum := configChecksum(args.PeerPodsConfig, orEmpty(secretData(args, false)), pulumi.StringMap{"id_rsa.pub": args.SSHPublicKey})
 	for _, obj := range daemonSets {
 		mapAt(obj, "metadata", "annotations")[DeletionPropagationAnnotation] = "foreground"
+		if nameOf(obj) == DaemonSetName {
+			mapAt(obj, "spec", "template", "metadata", "annotations")[ConfigChecksumAnnotation] = checksum
+		}
 		res, err := register(obj, daemonDeps)
 		if err != nil {
 			return nil, err
@@ -187,7 +191,7 @@ func registerObject(ctx *pulumi.Context, parent pulumi.Resource, component strin
 	extra ...pulumi.ResourceOption) (pulumi.Resource, error) {
 	res := &object{}
 	opts := append([]pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn(deps)}, extra...)
-	if err := ctx.RegisterResource(TypeToken(obj), component+"-"+ObjectKey(obj), toInput(obj), res, opts...); err != nil {
+	if err := ctx.RegisterResource(TypeToken(obj), component+"-"+ObjectKey(obj), ToInput(obj), res, opts...); err != nil {
 		return nil, fmt.Errorf("registering %s %s: %w", kindOf(obj), ObjectKey(obj), err)
 	}
 	return res, nil
@@ -226,17 +230,26 @@ func generatedObjects(args *CAAReleaseArgs) []Object {
 	}
 }
 
-// providerSecret is peer-pods-secret: the service principal's credentials
-// when CAA uses one; else the client id when clientID says CAA reads it from
-// there; else empty.
+// secretData is what peer-pods-secret holds: the service principal's
+// credentials when CAA uses one; else the client id when clientID says CAA
+// reads it from there; else nothing (nil).
+func secretData(args *CAAReleaseArgs, clientID bool) pulumi.StringMapInput {
+	switch {
+	case args.Credentials != nil:
+		return args.Credentials
+	case clientID:
+		return pulumi.StringMap{"AZURE_CLIENT_ID": args.ClientID}
+	}
+	return nil
+}
+
+// providerSecret is peer-pods-secret, holding secretData. With workload
+// identity it may stay empty, but CAA's envFrom requires it to exist.
 func providerSecret(args *CAAReleaseArgs, clientID bool) Object {
 	secret := Object{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
 		"metadata": map[string]any{"name": SecretName, "namespace": Namespace}}
-	switch {
-	case args.Credentials != nil:
-		secret["stringData"] = args.Credentials
-	case clientID:
-		secret["stringData"] = pulumi.StringMap{"AZURE_CLIENT_ID": args.ClientID}
+	if data := secretData(args, clientID); data != nil {
+		secret["stringData"] = data
 	}
 	return secret
 }
@@ -259,10 +272,10 @@ func ObjectKey(obj Object) string {
 	return nameOf(obj)
 }
 
-// toInput turns a rendered object, whose leaves may already be Pulumi
+// ToInput turns a rendered object, whose leaves may already be Pulumi
 // inputs, into a Pulumi input map; keys are sorted so the same object
 // always produces the same inputs.
-func toInput(v any) pulumi.Input {
+func ToInput(v any) pulumi.Input {
 	switch x := v.(type) {
 	case pulumi.Input:
 		return x
@@ -277,14 +290,14 @@ func toInput(v any) pulumi.Input {
 			// kustomize keeps nulls such as a CRD's creationTimestamp;
 			// leaving them out is what kubectl apply sends too.
 			if x[k] != nil {
-				m[k] = toInput(x[k])
+				m[k] = ToInput(x[k])
 			}
 		}
 		return m
 	case []any:
 		a := make(pulumi.Array, len(x))
 		for i, e := range x {
-			a[i] = toInput(e)
+			a[i] = ToInput(e)
 		}
 		return a
 	case string:

@@ -229,8 +229,15 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// Only a new cluster (a new ARM id) replaces the provider; a
 		// refreshed kubeconfig is an update, not a replace of every object.
 		ClusterIdentifier: aks.ID().ToStringOutput(),
-		// A cluster deleted by hand must not block `pulumi destroy`.
-		DeleteUnreachable: pulumi.Bool(true),
+		// deleteUnreachable and skipUpdateUnreachable stay unset, on
+		// purpose. With deleteUnreachable the provider's Read drops an
+		// object from state on any discovery error (an expired login, a 401,
+		// a stopped cluster), so one refresh forgets every object that is
+		// still running; and any value set here overrides the
+		// PULUMI_K8S_DELETE_UNREACHABLE variable that docs/operations.md
+		// gives for the one destroy of a cluster deleted by hand.
+		// skipUpdateUnreachable would let `pulumi up` report success while
+		// skipping every Kubernetes change: a failed run says more.
 	}, parent, pulumi.DependsOn(providerDeps)) // with Entra ID, the program acts through its admin grant
 	if err != nil {
 		return nil, fmt.Errorf("creating the Kubernetes provider: %w", err)

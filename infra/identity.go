@@ -41,10 +41,30 @@ type WorkloadIdentityArgs struct {
 	GrantVMSizeRead bool
 	// VMSizeRoleName names that custom role; role names are unique per tenant.
 	VMSizeRoleName pulumi.StringInput
+	// ImageRead, when set, grants CAA read on a pod VM image of the user's;
+	// nil for community gallery images, which anyone may use.
+	ImageRead *ImageReadGrant
 	// ServicePrincipal, when set, replaces the managed identity and its
 	// federated credential with an Entra application, service principal and
 	// password, for clusters that cannot use workload identity.
 	ServicePrincipal *ServicePrincipalMode
+}
+
+// ImageReadGrant is CAA's read on its pod VM image. Azure checks the VM
+// creator's read right on an image given by id (LinkedAuthorizationFailed
+// without it), and the deployer's rights, which preflight sees, are not
+// CAA's.
+type ImageReadGrant struct {
+	// ImageID is the image, image definition or version: the narrowest
+	// scope that works, and the scope of the grant.
+	ImageID string
+	// RoleScope is the image's resource group, where the role is defined
+	// (so the deployer needs no subscription-wide right for it).
+	RoleScope string
+	// Actions are the only actions the role allows (azname.ImageID.ReadActions).
+	Actions []string
+	// RoleName names the role; role names are unique per tenant.
+	RoleName pulumi.StringInput
 }
 
 // ServicePrincipalMode configures CAA's service principal and its password.
@@ -84,6 +104,8 @@ type WorkloadIdentity struct {
 	MoreFederatedCredentials []*managedidentity.FederatedIdentityCredential
 	// VMSizeRole is nil unless GrantVMSizeRead is set.
 	VMSizeRole *authorization.RoleDefinition
+	// ImageReadRole is nil unless ImageRead is set.
+	ImageReadRole *authorization.RoleDefinition
 }
 
 // Dependencies are the resources CAA must outlive: anything that creates or
@@ -101,8 +123,10 @@ func (w *WorkloadIdentity) Dependencies() []pulumi.Resource {
 	for _, fic := range w.MoreFederatedCredentials {
 		deps = append(deps, fic)
 	}
-	if w.VMSizeRole != nil {
-		deps = append(deps, w.VMSizeRole)
+	for _, role := range []*authorization.RoleDefinition{w.VMSizeRole, w.ImageReadRole} {
+		if role != nil {
+			deps = append(deps, role)
+		}
 	}
 	return deps
 }
@@ -196,6 +220,12 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 		w.RoleAssignments = append(w.RoleAssignments, ra)
 	}
 
+	if args.ImageRead != nil {
+		if err := w.grantImageRead(ctx, name, args.ImageRead, principalID, parent); err != nil {
+			return nil, err
+		}
+	}
+
 	w.PrincipalID = principalID
 	if w.Identity != nil {
 		fic, err := managedidentity.NewFederatedIdentityCredential(ctx, name+"-federation", &managedidentity.FederatedIdentityCredentialArgs{
@@ -240,6 +270,36 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 		return nil, err
 	}
 	return w, nil
+}
+
+// grantImageRead defines a role that may only read the pod VM image and
+// grants it to CAA on the image itself.
+func (w *WorkloadIdentity) grantImageRead(ctx *pulumi.Context, name string, g *ImageReadGrant, principalID pulumi.StringOutput,
+	parent pulumi.ResourceOption) error {
+	if g.ImageID == "" || g.RoleScope == "" || len(g.Actions) == 0 || g.RoleName == nil {
+		return fmt.Errorf("workload identity %q: the image read grant needs an image, a role scope, actions and a role name", name)
+	}
+	// A role name is unique in the tenant: when the image moves to another
+	// group, the old role must go before the new one, of the same name, is
+	// defined (Pulumi then replaces the assignment too).
+	role, err := customRole(ctx, name+"-image-read", g.RoleName,
+		"Lets cloud-api-adaptor create pod VMs from its image; nothing else.", pulumi.String(g.RoleScope).ToStringOutput(),
+		g.Actions, parent, pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return fmt.Errorf("creating the pod VM image read role: %w", err)
+	}
+	ra, err := authorization.NewRoleAssignment(ctx, name+"-image-read", &authorization.RoleAssignmentArgs{
+		PrincipalId:      principalID,
+		PrincipalType:    authorization.PrincipalTypeServicePrincipal,
+		RoleDefinitionId: role.ID().ToStringOutput(),
+		Scope:            pulumi.String(g.ImageID),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("granting the CAA identity read on the pod VM image: %w", err)
+	}
+	w.ImageReadRole = role
+	w.RoleAssignments = append(w.RoleAssignments, ra)
+	return nil
 }
 
 // createServicePrincipal creates the application, its service principal

@@ -191,6 +191,10 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 		VMSizeRoleName:       roleName(r, cluster, names, azname.VMSizeRoleName),
 		SubnetRoleID:         net.SubnetRoleID,
 	}
+	if img := cfg.PodVMImage; len(img.ReadActions()) > 0 {
+		args.ImageRead = &infra.ImageReadGrant{ImageID: img.ID, RoleScope: img.ResourceGroupScope(), Actions: img.ReadActions(),
+			RoleName: roleName(r, cluster, names, azname.ImageReadRoleName)}
+	}
 	for _, s := range caa.MoreFederatedSubjects(cfg.Release, cfg.CAAAuth == CAAAuthWorkloadIdentity) {
 		args.MoreSubjects = append(args.MoreSubjects, pulumi.String(s))
 	}

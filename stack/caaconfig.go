@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"caa-azure/caa/upstream"
+	"caa-azure/infra/azname"
 )
 
 // Defaults of the Kubernetes half.
@@ -18,7 +19,6 @@ var (
 	versionPattern = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+$`)
 	imagePattern   = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	tagPattern     = regexp.MustCompile(`^([\w][\w.-]{0,127}(@sha256:[a-f0-9]{64})?|sha256:[a-f0-9]{64})$`)
-	imageIDPattern = regexp.MustCompile(`^/(CommunityGalleries|subscriptions)/[^\s]+$`)
 )
 
 // parseCAA reads and checks the keys of the Kubernetes half.
@@ -48,10 +48,11 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		r.fail(keyCAATag, "%q is not an image tag (letters, digits, '_', '.', '-'), a sha256 digest, or tag@sha256:<digest>", t)
 		versionOK = false
 	}
-	if id := overrides.PodVMImageID; id != "" && !imageIDPattern.MatchString(id) {
-		r.fail(keyPodVMImageID, "%q is not an image id; use a community gallery id (/CommunityGalleries/...) "+
-			"or a managed image or gallery version id (/subscriptions/...)", id)
-		versionOK = false
+	if id := overrides.PodVMImageID; id != "" {
+		if _, err := azname.ParseImageID(id); err != nil {
+			r.fail(keyPodVMImageID, "%v", err)
+			versionOK = false
+		}
 	}
 	if versionOK {
 		release, problems := upstream.ResolveRelease(version, overrides)
@@ -143,6 +144,13 @@ func checkRelease(c *Config, r *reader) {
 	rel := c.Release
 	if rel.PodVMImageID == "" && rel.CAAVersion != "" && rel.InstallMethod != "" {
 		r.fail(keyPodVMImageID, "is required with caaVersion %s: %s", rel.CAAVersion, upstream.NoPodVMImage)
+	}
+	if rel.PodVMImageID != "" {
+		img, err := azname.ParseImageID(rel.PodVMImageID)
+		if err != nil {
+			r.fail(keyPodVMImageID, "caaVersion %s's default: %v", rel.CAAVersion, err)
+		}
+		c.PodVMImage = img
 	}
 	if rel.InstallMethod != upstream.InstallChart {
 		return

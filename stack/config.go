@@ -139,6 +139,9 @@ type Config struct {
 
 	// Release is the CAA version with everything derived from it.
 	Release upstream.Release
+	// PodVMImage is Release.PodVMImageID, parsed: a user's image needs
+	// CAA's read on it.
+	PodVMImage azname.ImageID
 	// CAASourceDir and OperatorSourceDir are local checkouts; empty means
 	// clone the release's tag.
 	CAASourceDir      string

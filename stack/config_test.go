@@ -310,11 +310,13 @@ func TestParseRejects(t *testing.T) {
 		{"image", map[string]string{"caa-azure:caaImage": "Not An Image"}, "caa-azure:caaImage", "container image"},
 		{"caa tag", map[string]string{"caa-azure:caaTag": "v1 beta"}, "caa-azure:caaTag", "not an image tag"},
 		{"image id", map[string]string{"caa-azure:podVmImageId": "ubuntu"}, "caa-azure:podVmImageId", "community gallery"},
+		{"image id of a disk", map[string]string{"caa-azure:podVmImageId": "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/g/providers/Microsoft.Compute/disks/d"},
+			"caa-azure:podVmImageId", "gallery image definition or version id"},
 		{"bad source dir", map[string]string{"caa-azure:caaSourceDir": "../tests/fixtures/nope"}, "caa-azure:caaSourceDir", "is not a directory"},
 		{"caa root given", map[string]string{"caa-azure:caaSourceDir": "../tests/fixtures/cloud-api-adaptor"}, "caa-azure:caaSourceDir", "src/cloud-api-adaptor"},
 		{"operator dir wrong", map[string]string{"caa-azure:operatorSourceDir": "../tests/fixtures"}, "caa-azure:operatorSourceDir", "config/release"},
 		{"no chart in dir", map[string]string{"caa-azure:caaVersion": "0.22.0", "caa-azure:caaSourceDir": "../tests/fixtures/operator"}, "caa-azure:caaSourceDir", "install/charts/peerpods/Chart.yaml"},
-		{"unknown chart", map[string]string{"caa-azure:caaVersion": "0.30.0", "caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/s/x"}, "caa-azure:caaVersion", "chartVersion"},
+		{"unknown chart", map[string]string{"caa-azure:caaVersion": "0.30.0", "caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/g/providers/Microsoft.Compute/images/mine"}, "caa-azure:caaVersion", "chartVersion"},
 		{"bad chart version", map[string]string{"caa-azure:chartVersion": "latest"}, "caa-azure:chartVersion", "0.4.0"},
 		{"webhook on operator", map[string]string{"caa-azure:webhook": "true", "caa-azure:caaSourceDir": caaDir}, "caa-azure:webhook", "0.18.0"},
 		{"rbac proxy image", map[string]string{"caa-azure:rbacProxyImage": "UPPER/case"}, "caa-azure:rbacProxyImage", "container image"},
@@ -354,7 +356,7 @@ func TestParseRejects(t *testing.T) {
 		{"trustee dir wrong", map[string]string{"caa-azure:attestation": "true", "caa-azure:trusteeSourceDir": "../tests/fixtures/operator"},
 			"caa-azure:trusteeSourceDir", "root of a trustee checkout"},
 		{"attestation on an unknown release", map[string]string{"caa-azure:attestation": "true", "caa-azure:caaVersion": "0.30.0",
-			"caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/s/x", "caa-azure:chartVersion": "0.9.0"}, "caa-azure:attestation", "no trustee pin"},
+			"caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/g/providers/Microsoft.Compute/images/mine", "caa-azure:chartVersion": "0.9.0"}, "caa-azure:attestation", "no trustee pin"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -418,9 +420,9 @@ func TestParseWarnsOnUnverifiedReleases(t *testing.T) {
 	if _, warnings, _ = parse(cfg); len(warnings) != 1 || !strings.Contains(warnings[0], "azure-podvm-release") {
 		t.Errorf("a chart release's pod VM image is unverified and says why; got %v", warnings)
 	}
-	cfg["caa-azure:podVmImageId"] = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/images/mine"
-	if _, warnings, _ = parse(cfg); len(warnings) != 0 {
-		t.Errorf("with the user's own image nothing is unverified; got %v", warnings)
+	cfg["caa-azure:podVmImageId"] = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/g/providers/Microsoft.Compute/images/mine"
+	if _, warnings, err := parse(cfg); err != nil || len(warnings) != 0 {
+		t.Errorf("with the user's own image nothing is unverified; got %v, %v", warnings, err)
 	}
 	delete(cfg, "caa-azure:podVmImageId")
 	cfg["caa-azure:caaVersion"] = "0.10.0"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -92,6 +93,15 @@ func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
 	}
 	req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: vnetKey, Scope: vnetScope,
 		Action: preflight.WriteRoleDefinition, Why: "the subnet join role (only subnets/join/action and subnets/read) needs"})
+	// A user's image: CAA's read role is defined in the image's group and
+	// granted on the image (the replication check is ImageID's).
+	if img := cfg.PodVMImage; len(img.ReadActions()) > 0 {
+		req.Permissions = append(req.Permissions,
+			preflight.PermissionNeed{Key: qualify(keyPodVMImageID), Scope: img.ResourceGroupScope(), Action: preflight.WriteRoleDefinition,
+				Why: "CAA's read role on the pod VM image (only " + strings.Join(img.ReadActions(), " and ") + ") needs"},
+			preflight.PermissionNeed{Key: qualify(keyPodVMImageID), Scope: img.ID, Action: preflight.WriteRoleAssignment,
+				Why: "granting CAA read on the pod VM image needs (without it CAA cannot create a VM from the image)"})
+	}
 	if cfg.GrantVMSizeRead {
 		req.Permissions = append(req.Permissions, preflight.PermissionNeed{Key: qualify(keyGrantVMSizeRead), Scope: subscription,
 			Action: preflight.WriteRoleDefinition, Why: "the VM size reader role needs (or set grantVmSizeRead false)"})

@@ -26,3 +26,38 @@ func TestPodVMsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestPreflightImageGrant: for a user's image, preflight checks that the
+// deployer may define CAA's read role in the image's group and grant it on
+// the image; a community image needs neither.
+func TestPreflightImageGrant(t *testing.T) {
+	const group = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/img"
+	version := group + "/providers/Microsoft.Compute/galleries/g/images/podvm/versions/1.0.0"
+	cfg := goodConfig(t)
+	cfg["caa-azure:podVmImageId"] = version
+	c, _, err := parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range preflightRequest(c, "sub").Permissions {
+		if p.Key == qualify(keyPodVMImageID) {
+			got = append(got, p.Action+" @ "+p.Scope)
+		}
+	}
+	want := []string{"Microsoft.Authorization/roleDefinitions/write @ " + group,
+		"Microsoft.Authorization/roleAssignments/write @ " + version}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("image permission checks %v, want %v", got, want)
+	}
+
+	delete(cfg, "caa-azure:podVmImageId") // the release's community image
+	if c, _, err = parse(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range preflightRequest(c, "sub").Permissions {
+		if p.Key == qualify(keyPodVMImageID) {
+			t.Errorf("a community image needs no grant, but preflight checks %s on %s", p.Action, p.Scope)
+		}
+	}
+}

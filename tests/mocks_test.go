@@ -47,6 +47,8 @@ type mocks struct {
 	mu        sync.Mutex
 	resources []pulumi.MockResourceArgs
 	calls     []pulumi.MockCallArgs
+	// chartChildren are what Helm v4 Charts registered (playChart).
+	chartChildren []chartChild
 
 	resourceGroups map[string]string   // name → location of groups that exist
 	vnets          map[string]fakeVNet // "<rg>/<vnet>" → VNet
@@ -116,8 +118,19 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("objectId", "sp-object-id")
 		id = "/servicePrincipals/sp-object-id"
 	case "azuread:index/servicePrincipalPassword:ServicePrincipalPassword":
-		set("value", fakePassword)
+		// Each generation is a new password, as Azure makes one.
+		value := fakePassword
+		if g := args.Inputs["rotateWhenChanged"]; g.IsObject() {
+			if gen := g.ObjectValue()["generation"]; gen.IsString() && gen.StringValue() != "1" {
+				value += "-" + gen.StringValue()
+			}
+		}
+		set("value", value)
 		id = "/servicePrincipals/sp-object-id/password/key-1"
+	case "kubernetes:helm.sh/v4:Chart":
+		if err := m.playChart(args); err != nil {
+			return "", nil, err
+		}
 	}
 	return id, out, nil
 }

@@ -60,12 +60,17 @@ func TestLeastPrivilege(t *testing.T) {
 			if mode.set["caa-azure:grantVmSizeRead"] != "false" {
 				want["caa-identity-vm-size-reader"] = customRole + " @ " + subscription + " to " + caa
 			}
+			imageRole := "custom pod VM image reader"
+			if mode.set["caa-azure:podVmImageId"] == ownPodVMImage {
+				want["caa-identity-image-read"] = imageRole + " @ " + ownPodVMImage + " to " + caa
+			}
 			got := map[string]string{}
 			for _, ra := range m.byType(tRoleAssignment) {
 				role := str(t, ra, "roleDefinitionId")
 				for _, def := range m.byType(tRoleDefinition) {
 					if dependsOn(ra, def) {
-						role = map[string]string{"caa-identity-vm-size-reader": customRole, "network-subnet-join": subnetRole}[def.Name]
+						role = map[string]string{"caa-identity-vm-size-reader": customRole, "network-subnet-join": subnetRole,
+							"caa-identity-image-read": imageRole}[def.Name]
 					}
 				}
 				for guid, name := range forbiddenRoles {
@@ -110,6 +115,9 @@ func TestLeastPrivilege(t *testing.T) {
 
 			// The one subscription-scoped grant carries exactly one action.
 			defs := m.byType(tRoleDefinition)
+			if mode.set["caa-azure:podVmImageId"] == ownPodVMImage {
+				defs = defs[:len(defs)-1] // checked by TestImageReadGrant
+			}
 			if mode.set["caa-azure:grantVmSizeRead"] == "false" {
 				if len(defs) != 1 {
 					t.Error("grantVmSizeRead false must create no VM size role")

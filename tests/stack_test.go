@@ -248,8 +248,13 @@ func TestWholeStack(t *testing.T) {
 			} else {
 				expect(t, "provider kubeconfig", kc.SecretValue().Element.StringValue(), fakeKubeconfig)
 			}
-			if du := prop(t, prov, "deleteUnreachable"); !du.IsBool() || !du.BoolValue() {
-				t.Errorf("provider deleteUnreachable = %v, want true", du)
+			// Any value here, false included, would override the
+			// PULUMI_K8S_DELETE_UNREACHABLE escape hatch; true would drop
+			// state on a refresh that cannot reach the cluster.
+			for _, key := range []resource.PropertyKey{"deleteUnreachable", "skipUpdateUnreachable"} {
+				if v, ok := prov.Inputs[key]; ok {
+					t.Errorf("provider %s = %v, want it unset", key, v)
+				}
 			}
 			expect(t, "provider clusterIdentifier", str(t, prov, "clusterIdentifier"),
 				"/subscriptions/"+subscriptionID+"/resourceGroups/"+rgName+"/providers/Microsoft.ContainerService/managedClusters/"+clusterName)

@@ -159,8 +159,46 @@ func TestTeardownByDesign(t *testing.T) {
 				if w := deletedWith(m.one(t, tDeployment, "nginx")); !strings.HasSuffix(w, "::cluster-aks") {
 					t.Errorf("the sample is deleted with %q, want the cluster: destroy would wait on its pod VM", w)
 				}
+				return
 			}
+			checkChartTeardown(t, m)
 		})
+	}
+}
+
+// checkChartTeardown looks inside the peerpods chart (as the mocks render
+// it, after the program's transforms): destroy deletes the chart's objects
+// through the API, so none of them may wait on a finalizer that only a
+// controller deleted in the same run removes. The sample's PeerPod stays
+// (the sample goes with the cluster) and holds peer.pod/finalizer, which
+// only peerpod-ctrl clears: its CRD must not be deleted one by one.
+func checkChartTeardown(t *testing.T, m *mocks) {
+	t.Helper()
+	m.mu.Lock()
+	children := append([]chartChild{}, m.chartChildren...)
+	m.mu.Unlock()
+	deleted := map[string]bool{}
+	var crds int
+	for _, c := range children {
+		if c.kind() == "CustomResourceDefinition" {
+			crds++
+			if !c.retainOnDelete {
+				t.Errorf("destroy deletes the chart's CRD %s through the API: with a PeerPod left holding peer.pod/finalizer "+
+					"and peerpod-ctrl deleted beside it, the delete waits until it times out and nothing behind it is deleted", c.objName())
+			}
+		}
+		if !c.retainOnDelete {
+			deleted[c.kind()+"/"+c.objName()] = true
+		}
+	}
+	if crds == 0 {
+		t.Fatalf("the chart registered no CRD (children: %d): the test cannot see what destroy does", len(children))
+	}
+	// CAA and peerpod-ctrl must really go, before the pod VM group.
+	for _, must := range []string{"DaemonSet/cloud-api-adaptor-daemonset", "Deployment/peerpodctrl-controller-manager"} {
+		if !deleted[must] {
+			t.Errorf("destroy keeps the chart's %s: it would run on while the pod VM group is deleted", must)
+		}
 	}
 }
 

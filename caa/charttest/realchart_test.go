@@ -5,10 +5,12 @@ package charttest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,8 +53,9 @@ func TestRealChart(t *testing.T) {
 				if problems != nil {
 					t.Fatal(problems)
 				}
-				objs := render(t, caaRepo, kataRepo, rel)
+				objs, crds := render(t, caaRepo, kataRepo, rel)
 				check(t, rel, objs)
+				checkTransform(t, objs, crds)
 			})
 		}
 	}
@@ -76,7 +79,7 @@ func (o object) name() string {
 // render extracts the chart and its subcharts at the release's tag,
 // assembles them as `helm dependency update` would, and renders them with
 // the values the program registers.
-func render(t *testing.T, caaRepo, kataRepo string, rel upstream.Release) []object {
+func render(t *testing.T, caaRepo, kataRepo string, rel upstream.Release) (objs, crds []object) {
 	t.Helper()
 	dir := t.TempDir()
 	tag := "v" + rel.CAAVersion
@@ -131,7 +134,15 @@ func render(t *testing.T, caaRepo, kataRepo string, rel upstream.Release) []obje
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []object
+	// crds/ of the chart and its subcharts: Helm installs them before the
+	// templates, and so does Pulumi's Helm v4 Chart.
+	for _, crd := range parent.CRDObjects() {
+		var o map[string]any
+		if err := yaml.Unmarshal(crd.File.Data, &o); err != nil {
+			t.Fatalf("%s: %v", crd.Filename, err)
+		}
+		crds = append(crds, object(o))
+	}
 	for name, body := range files {
 		if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
 			continue
@@ -149,7 +160,103 @@ func render(t *testing.T, caaRepo, kataRepo string, rel upstream.Release) []obje
 			}
 		}
 	}
-	return objs
+	return objs, crds
+}
+
+// checkTransform runs the program's chart transform over the real chart's
+// objects, as the engine does when the Helm v4 Chart registers them: only
+// CAA's DaemonSet gets the config checksum, and it reads nothing the
+// checksum does not cover; every CRD, the PeerPod CRD among them, is kept
+// on delete for the cluster to take.
+func checkTransform(t *testing.T, objs, crds []object) {
+	t.Helper()
+	apply := caa.ChartTransform(pulumi.String("checksum"))
+	var annotated []string
+	for _, o := range objs {
+		res := apply(context.Background(), &pulumi.ResourceTransformArgs{Custom: true, Type: caa.TypeToken(caa.Object(o)),
+			Name: o.name(), Props: caa.ToInput(map[string]any(o)).(pulumi.Map)})
+		if res == nil {
+			continue
+		}
+		if res.Opts.RetainOnDelete {
+			t.Errorf("%s %s would be kept on destroy", o.kind(), o.name())
+		}
+		meta := res.Props["spec"].(pulumi.Map)["template"].(pulumi.Map)["metadata"].(pulumi.Map)
+		if meta["annotations"].(pulumi.Map)[caa.ConfigChecksumAnnotation] != pulumi.String("checksum") {
+			t.Errorf("%s %s was transformed without the checksum", o.kind(), o.name())
+		}
+		annotated = append(annotated, o.kind()+"/"+o.name())
+		reads := configSources(o)
+		for _, src := range reads {
+			if src != "configMap/peer-pods-cm" && src != "secret/peer-pods-secret" {
+				t.Errorf("CAA also reads %s, which the config checksum does not cover", src)
+			}
+		}
+		t.Logf("CAA reads %v", reads)
+	}
+	if len(annotated) != 1 || annotated[0] != "DaemonSet/"+caa.DaemonSetName {
+		t.Errorf("the config checksum went on %v, want CAA's DaemonSet alone", annotated)
+	}
+	var kept []string
+	for _, o := range crds {
+		res := caa.ChartTransform(pulumi.String("checksum"))(context.Background(), &pulumi.ResourceTransformArgs{Custom: true,
+			Type: caa.TypeToken(caa.Object(o)), Name: o.name(), Props: caa.ToInput(map[string]any(o)).(pulumi.Map)})
+		if res == nil || !res.Opts.RetainOnDelete {
+			t.Errorf("CRD %s would be deleted through the API on destroy", o.name())
+			continue
+		}
+		kept = append(kept, o.name())
+	}
+	if !slices.Contains(kept, "peerpods.confidentialcontainers.org") {
+		t.Errorf("the PeerPod CRD is not among the chart's CRDs %v: check where peerpod-ctrl ships it now", kept)
+	}
+	t.Logf("CRDs kept on destroy: %v", kept)
+}
+
+// configSources lists the ConfigMaps and Secrets a workload's containers
+// read (envFrom, env valueFrom, volumes).
+func configSources(o object) []string {
+	var out []string
+	add := func(kind string, ref any) {
+		if m, ok := ref.(map[string]any); ok {
+			if n, ok := m["name"].(string); ok {
+				out = append(out, kind+"/"+n)
+			} else if n, ok := m["secretName"].(string); ok {
+				out = append(out, kind+"/"+n)
+			}
+		}
+	}
+	for _, c := range caa.Containers(caa.Object(o)) {
+		for _, e := range asList(c["envFrom"]) {
+			add("configMap", e["configMapRef"])
+			add("secret", e["secretRef"])
+		}
+		for _, e := range asList(c["env"]) {
+			if from, ok := e["valueFrom"].(map[string]any); ok {
+				add("configMap", from["configMapKeyRef"])
+				add("secret", from["secretKeyRef"])
+			}
+		}
+	}
+	spec, _ := o["spec"].(map[string]any)
+	tmpl, _ := spec["template"].(map[string]any)
+	podSpec, _ := tmpl["spec"].(map[string]any)
+	for _, v := range asList(podSpec["volumes"]) {
+		add("configMap", v["configMap"])
+		add("secret", v["secret"])
+	}
+	return out
+}
+
+func asList(v any) []map[string]any {
+	items, _ := v.([]any)
+	var out []map[string]any
+	for _, i := range items {
+		if m, ok := i.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // extract writes path at ref of repo into dest.

@@ -184,3 +184,9 @@ func SubnetJoinRoleName(subscriptionID, resourceGroup, cluster string) string {
 func PodVMListCommand(podVMGroup string) string {
 	return fmt.Sprintf("az vm list --resource-group %s --output table", podVMGroup)
 }
+
+// ImageReadRoleName names the stack's custom role that may only read its
+// pod VM image, unique in the tenant as VMSizeRoleName is.
+func ImageReadRoleName(subscriptionID, resourceGroup, cluster string) string {
+	return fmt.Sprintf("caa-azure pod VM image reader (%s/%s/%s)", subscriptionID, resourceGroup, cluster)
+}
