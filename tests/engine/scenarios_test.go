@@ -82,6 +82,10 @@ func TestChartPath(t *testing.T) {
 			"spec":     map[string]any{"instanceId": "standin-vm"},
 		})
 	})
+	// The CRD the PeerPod needs stays for the cluster to take.
+	if e.cluster.admin.get(t, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/peerpods.confidentialcontainers.org") == nil {
+		t.Error("destroy deleted the PeerPod CRD through the API; it goes with the cluster (a PeerPod's finalizer would block it)")
+	}
 }
 
 // firstUp: everything is created, nothing else; CAA runs on the node.
