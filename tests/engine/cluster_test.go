@@ -39,6 +39,8 @@ type cluster struct {
 	apiPort       int
 	apiServer     *process
 	apiServerArgs []string
+	// controllers are the processes that talk to the API server.
+	controllers []*process
 	// Kubeconfigs: the cluster's admin, and a user bound to the built-in
 	// `view` role (what AKS's "RBAC Reader" grants: no secrets, no RBAC).
 	AdminKubeconfig, ReaderKubeconfig string
@@ -99,7 +101,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 	}
 	c.StartAPIServer()
 
-	c.start("kube-controller-manager", filepath.Join(bin, "kube-controller-manager"),
+	cm := c.start("kube-controller-manager", filepath.Join(bin, "kube-controller-manager"),
 		"--kubeconfig", c.AdminKubeconfig,
 		"--leader-elect=false", "--secure-port", "0",
 		"--service-account-private-key-file", pki.file("sa.key"),
@@ -108,7 +110,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 		// kwok reports the node's heartbeats, but a test that stops the API
 		// server (refresh) must not come back to an evicted node.
 		"--controllers", "*,-node-lifecycle-controller")
-	c.start("kube-scheduler", filepath.Join(bin, "kube-scheduler"),
+	scheduler := c.start("kube-scheduler", filepath.Join(bin, "kube-scheduler"),
 		"--kubeconfig", c.AdminKubeconfig, "--leader-elect=false", "--secure-port", "0")
 
 	kwokArgs := []string{"--kubeconfig", c.AdminKubeconfig,
@@ -120,7 +122,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 	for _, s := range stages {
 		kwokArgs = append(kwokArgs, "--config", s)
 	}
-	c.start("kwok", filepath.Join(bin, "kwok"), kwokArgs...)
+	c.controllers = []*process{cm, scheduler, c.start("kwok", filepath.Join(bin, "kwok"), kwokArgs...)}
 
 	c.admin.create(t, "/api/v1/nodes", map[string]any{
 		"apiVersion": "v1", "kind": "Node",
@@ -158,6 +160,20 @@ func (c *cluster) StartAPIServer() {
 		}
 		return nil
 	})
+	c.restartExited()
+}
+
+// restartExited starts again the controllers that gave up while the API
+// server was away (a stopped kube-controller-manager would leave a
+// foreground delete waiting forever).
+func (c *cluster) restartExited() {
+	c.t.Helper()
+	for i, p := range c.controllers {
+		if p.exited() {
+			c.t.Logf("%s exited while the API server was stopped; starting it again", p.name)
+			c.controllers[i] = c.start(p.name, p.cmd.Path, p.cmd.Args[1:]...)
+		}
+	}
 }
 
 // StopAPIServer makes the cluster unreachable, as an expired network path

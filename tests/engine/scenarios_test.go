@@ -90,7 +90,7 @@ func TestChartPath(t *testing.T) {
 
 // firstUp: everything is created, nothing else; CAA runs on the node.
 func (e *env) firstUp(t *testing.T) {
-	t.Run("first up", func(t *testing.T) {
+	step(t, "first up", func(t *testing.T) {
 		summary, _ := e.up()
 		if summary["create"] == 0 {
 			t.Fatalf("first up created nothing: %v", summary)
@@ -116,7 +116,7 @@ func (e *env) firstUp(t *testing.T) {
 // noChanges: a second run with the same config changes nothing, with the
 // real Kubernetes provider diffing against the API server.
 func (e *env) noChanges(t *testing.T) {
-	t.Run("second preview changes nothing", func(t *testing.T) {
+	step(t, "second preview changes nothing", func(t *testing.T) {
 		start := time.Now()
 		res, err := e.stack.Preview(e.ctx, optpreview.ExpectNoChanges(), optpreview.Diff())
 		t.Logf("preview: %s", time.Since(start).Round(time.Second))
@@ -138,7 +138,7 @@ var caaConfig = []string{"kubernetes:core/v1:ConfigMap " + namespace + "/" + caa
 // types, when the engine shows them), and CAA's pod template changes in the
 // API server, so the DaemonSet rolls CAA.
 func (e *env) instanceSizeChange(t *testing.T, required, optional []string) {
-	t.Run("instanceSize change rolls CAA only", func(t *testing.T) {
+	step(t, "instanceSize change rolls CAA only", func(t *testing.T) {
 		dsPath := "/apis/apps/v1/namespaces/" + namespace + "/daemonsets/" + caaDaemonSet
 		before := e.cluster.admin.get(t, dsPath)
 		must(t, e.stack.SetConfig(e.ctx, "caa-azure:instanceSize", auto.ConfigValue{Value: secondSize}))
@@ -176,7 +176,7 @@ func (e *env) instanceSizeChange(t *testing.T, required, optional []string) {
 // refreshUnreachable: a refresh while the API server is down drops nothing
 // from state, and an up after it is back changes nothing.
 func (e *env) refreshUnreachable(t *testing.T) {
-	t.Run("refresh with the cluster unreachable keeps state", func(t *testing.T) {
+	step(t, "refresh with the cluster unreachable keeps state", func(t *testing.T) {
 		stateBefore := kubernetesObjects(e.state())
 		e.cluster.StopAPIServer()
 		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Minute)
@@ -203,6 +203,7 @@ func (e *env) refreshUnreachable(t *testing.T) {
 // the cluster (the built-in view role: no secrets, no RBAC objects), runs
 // through and proposes no change to any object.
 func (e *env) readOnlyPreview(t *testing.T) {
+	// Nothing later builds on it: a failure here does not stop destroy.
 	t.Run("preview as a read-only user", func(t *testing.T) {
 		e.useKubeconfig(e.cluster.ReaderKubeconfig)
 		defer e.useKubeconfig(e.cluster.AdminKubeconfig)
@@ -226,7 +227,7 @@ func (e *env) readOnlyPreview(t *testing.T) {
 // roles on it and before the peer-pod subnet, the stack's group last; the
 // other Kubernetes objects go with the cluster (their deletes skipped).
 func (e *env) destroy(t *testing.T, prepare func()) {
-	t.Run("plain destroy", func(t *testing.T) {
+	step(t, "plain destroy", func(t *testing.T) {
 		if prepare != nil {
 			prepare()
 		}
@@ -261,6 +262,15 @@ func (e *env) destroy(t *testing.T, prepare func()) {
 			t.Error("the nginx Deployment was deleted through the API; it should go with the cluster (deletedWith)")
 		}
 	})
+}
+
+// step runs one run as a subtest; the runs build on each other, so the
+// first that fails ends the test.
+func step(t *testing.T, name string, run func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, run) {
+		t.FailNow()
+	}
 }
 
 func opCounts[K ~string](m map[K]int) map[string]int {
