@@ -16,7 +16,8 @@ import (
 var builtFrom string
 
 // SourceHash hashes the program's sources under root as the Makefile does:
-// `sha256sum` of every non-test .go file outside tests/ and of go.mod and
+// `sha256sum` of every non-test .go file outside tests/ and tools/ (the
+// engine test's own modules, not part of the program) and of go.mod and
 // go.sum, sorted by path, hashed once more.
 func SourceHash(root string) (string, error) {
 	var files []string
@@ -27,7 +28,7 @@ func SourceHash(root string) (string, error) {
 		rel, _ := filepath.Rel(root, path)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel == ".git" || rel == "bin" || rel == "tests" {
+			if rel == ".git" || rel == "bin" || rel == "tests" || rel == "tools" {
 				return filepath.SkipDir
 			}
 			return nil

@@ -57,6 +57,11 @@ func TestStaleBinaryStops(t *testing.T) {
 	if err := checkFresh(built, dir); err != nil {
 		t.Fatalf("tests are not part of the binary: %v", err)
 	}
+	write("tools/engine/standin/main.go", "package main\n")
+	write("tools/engine/go.mod", "module y\n")
+	if err := checkFresh(built, dir); err != nil {
+		t.Fatalf("the engine test's tools are not part of the binary: %v", err)
+	}
 	write("stack/deploy.go", "package stack\n")
 	err = checkFresh(built, dir)
 	if err == nil || !strings.Contains(err.Error(), "rebuild with make build") {
