@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi-azuread/sdk/v5/go/azuread"
@@ -16,8 +15,6 @@ import (
 // azureCLIAppID is the Azure CLI's public client id: a deployer logged in
 // with `az login` is a user; anything else (CI) is a service principal.
 const azureCLIAppID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-
-var labelChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // entraAccess resolves who administers an Entra ID-only cluster: the
 // deploying principal and the configured groups, looked up before anything
@@ -54,8 +51,7 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 				"`az ad group show --group %q`", name, firstErrorLine(err), name)
 			continue
 		}
-		label := "group-" + strings.Trim(labelChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
-		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: label})
+		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: adminGroupLabel(name)})
 	}
 	if err := errs.err(); err != nil {
 		return nil, err

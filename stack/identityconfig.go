@@ -3,6 +3,7 @@ package stack
 import (
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Cluster access and CAA authentication modes.
@@ -32,6 +33,18 @@ func parseIdentity(c *Config, r *reader) {
 	if c.ClusterAdminGroups = r.list(keyClusterAdminGroups); len(c.ClusterAdminGroups) > 0 && c.ClusterAuth != ClusterAuthEntra {
 		r.fail(keyClusterAdminGroups, "lists Entra groups, which only clusterAuth entra uses; set clusterAuth entra or clear it")
 	}
+	// Each group's grant is a resource named after the group: two entries
+	// that name one resource would fail only after others were created.
+	byLabel := map[string]string{}
+	for _, g := range c.ClusterAdminGroups {
+		label := adminGroupLabel(g)
+		if first, dup := byLabel[label]; dup {
+			r.fail(keyClusterAdminGroups, "lists %q and %q, which name one group grant (%s); list each group once, such as %q",
+				first, g, label, strings.Join(uniqueGroups(c.ClusterAdminGroups), ","))
+			continue
+		}
+		byLabel[label] = g
+	}
 
 	switch c.CAAAuth = r.strOr(keyCAAAuth, CAAAuthWorkloadIdentity); c.CAAAuth {
 	case CAAAuthWorkloadIdentity, CAAAuthServicePrincipal:
@@ -59,4 +72,25 @@ func parseIdentity(c *Config, r *reader) {
 			}
 			return ""
 		})
+}
+
+var labelChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// adminGroupLabel names a group's cluster-admin grant: display names are
+// free text, resource names are not, so case and punctuation fold away.
+func adminGroupLabel(displayName string) string {
+	return "group-" + strings.Trim(labelChars.ReplaceAllString(strings.ToLower(displayName), "-"), "-")
+}
+
+// uniqueGroups keeps the first group of each label, in order.
+func uniqueGroups(groups []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range groups {
+		if l := adminGroupLabel(g); !seen[l] {
+			seen[l] = true
+			out = append(out, g)
+		}
+	}
+	return out
 }
