@@ -41,7 +41,10 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 		kind = "User"
 	}
 	access := &infra.EntraAccess{
-		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer"}},
+		// The deployer is an admin by default, and stays the one the first
+		// up granted: a colleague's or CI's later run neither replaces the
+		// grant (the first admin would lose access) nor shows a diff.
+		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer", KeepFirst: true}},
 		LoginMode: infra.KubeloginMode(os.Getenv),
 	}
 	for _, name := range cfg.ClusterAdminGroups {

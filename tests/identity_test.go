@@ -67,6 +67,12 @@ func TestEntraOnlyClusterAccess(t *testing.T) {
 		if !dependsOn(m.one(t, tK8sProvider, "cluster-k8s"), ra) {
 			t.Errorf("the provider does not wait for %s: its first call would be forbidden", name)
 		}
+		// The deployer is whoever ran the first up: a later run by anyone
+		// else keeps that grant (no replace, no diff); groups follow config.
+		ignored := strings.Join(ra.RegisterRPC.GetIgnoreChanges(), ",")
+		if want := map[bool]string{true: "principalId,principalType", false: ""}[name == "cluster-rbac-cluster-admin-deployer"]; ignored != want {
+			t.Errorf("%s ignores changes to %q, want %q", name, ignored, want)
+		}
 	}
 	kc := out["kubeconfig"]
 	s, _ := kc.Value.(string)
