@@ -72,6 +72,7 @@ const (
 
 	keyClusterAuth          = "clusterAuth"
 	keyClusterAdminGroups   = "clusterAdminGroups"
+	keyClusterAdmins        = "clusterAdmins"
 	keyCAAAuth              = "caaAuth"
 	keyCredentialLifetime   = "credentialLifetime"
 	keyCredentialGeneration = "credentialGeneration"
@@ -173,6 +174,9 @@ type Config struct {
 	ClusterAuth string
 	// ClusterAdminGroups are Entra group display names made cluster admins.
 	ClusterAdminGroups []string
+	// ClusterAdmins are users and service principals made cluster admins,
+	// by object id.
+	ClusterAdmins []ClusterAdmin
 	// CAAAuth is workloadIdentity (the guide) or servicePrincipal.
 	CAAAuth string
 	// CredentialLifetimeHours and CredentialGeneration shape the service

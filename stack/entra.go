@@ -47,6 +47,9 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer", KeepFirst: true}},
 		LoginMode: infra.KubeloginMode(os.Getenv),
 	}
+	for _, a := range cfg.ClusterAdmins {
+		access.Admins = append(access.Admins, infra.Principal{ObjectID: a.ObjectID, Type: a.Type, Label: "id-" + a.ObjectID})
+	}
 	for _, name := range cfg.ClusterAdminGroups {
 		g, err := azuread.LookupGroup(ctx, &azuread.LookupGroupArgs{DisplayName: &name})
 		if err != nil || g == nil || g.ObjectId == "" {

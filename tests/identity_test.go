@@ -42,7 +42,8 @@ func deployModes(t *testing.T, set map[string]string, kubelogin bool) (*mocks, o
 }
 
 func TestEntraOnlyClusterAccess(t *testing.T) {
-	m, out, err := deployModes(t, map[string]string{"caa-azure:clusterAuth": "entra", "caa-azure:clusterAdminGroups": "aks-admins"}, true)
+	m, out, err := deployModes(t, map[string]string{"caa-azure:clusterAuth": "entra", "caa-azure:clusterAdminGroups": "aks-admins",
+		"caa-azure:clusterAdmins": "servicePrincipal:AAAAAAAA-0000-0000-0000-000000000001"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,8 @@ func TestEntraOnlyClusterAccess(t *testing.T) {
 	for name, want := range map[string][2]string{
 		"cluster-rbac-cluster-admin-deployer":         {"deployer-object", "User"},
 		"cluster-rbac-cluster-admin-group-aks-admins": {"group-object", "Group"},
+		// An explicit admin, by object id: the id is the resource's stable name.
+		"cluster-rbac-cluster-admin-id-aaaaaaaa-0000-0000-0000-000000000001": {"aaaaaaaa-0000-0000-0000-000000000001", "ServicePrincipal"},
 	} {
 		ra := m.one(t, tRoleAssignment, name)
 		expect(t, name+" principal", str(t, ra, "principalId"), want[0])
