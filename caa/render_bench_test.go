@@ -12,11 +12,21 @@ import (
 )
 
 // copyCloner "clones" by copying a local fixture tree, so benchmarks measure
-// the cache and the renderer without a network.
+// the cache and the renderer without a network; like git, it leaves HEAD
+// at the commit it was asked for.
 type copyCloner struct{ roots map[string]string }
 
-func (c copyCloner) Clone(_ context.Context, url, _, dir string) error {
-	src := c.roots[url]
+func (c copyCloner) Clone(_ context.Context, url, ref, dir string) error {
+	if err := copyFixture(c.roots[url], dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".git"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte(ref+"\n"), 0o644)
+}
+
+func copyFixture(src, dir string) error {
 	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -23,8 +23,11 @@ type PeerPodsSettings struct {
 	PeerPodsLimitPerNode int
 	InstanceSizes        []string
 	EnableSecureBoot     bool
-	// Tags always include the stack tag, so this stack's pod VMs can be found.
-	Tags map[string]string
+	// Tags are the pod VMs' tags; StackTag, when set, is added to them: the
+	// stack's own tag, so this stack's pod VMs can be found, whose value is
+	// an output (it carries the stack's random suffix).
+	Tags     map[string]string
+	StackTag *OutputTag
 	// Initdata is the global INITDATA, encoded as the release reads it: pod
 	// VMs without their own initdata annotation boot with it.
 	Initdata string
@@ -47,7 +50,23 @@ func (s PeerPodsSettings) ConfigMapData() pulumi.StringMap {
 	for k, v := range s.optional() {
 		data[k] = pulumi.String(v)
 	}
+	if t := s.StackTag; t != nil {
+		user := s.Tags
+		data["TAGS"] = t.Value.ToStringOutput().ApplyT(func(v string) string {
+			all := map[string]string{t.Key: v}
+			for k, uv := range user {
+				all[k] = uv
+			}
+			return FormatTags(all)
+		}).(pulumi.StringOutput)
+	}
 	return data
+}
+
+// OutputTag is a tag whose value is known only at deploy time.
+type OutputTag struct {
+	Key   string
+	Value pulumi.StringInput
 }
 
 // ProviderConfig is the chart's providerConfigs.azure: the same settings

@@ -19,6 +19,8 @@ type countingCloner struct {
 	mu    sync.Mutex
 	calls map[string]int
 	fail  error
+	// head, when set, is the commit the clone ends at instead of the one asked for.
+	head string
 }
 
 func (c *countingCloner) Clone(_ context.Context, url, tag, dir string) error {
@@ -31,7 +33,14 @@ func (c *countingCloner) Clone(_ context.Context, url, tag, dir string) error {
 	if c.fail != nil {
 		return c.fail
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, ".git"), 0o755); err != nil {
+		return err
+	}
+	head := tag
+	if c.head != "" {
+		head = c.head
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte(head+"\n"), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "marker"), []byte(url+"@"+tag), 0o644)
@@ -48,8 +57,9 @@ func TestSourceCacheClonesOnce(t *testing.T) {
 	if err != nil || second != first {
 		t.Fatalf("second checkout: %s, %v (first %s)", second, err, first)
 	}
-	if b, err := os.ReadFile(filepath.Join(first, "marker")); err != nil || string(b) != upstream.CAARepository+"@v0.10.0" {
-		t.Errorf("checkout content: %q %v", b, err)
+	pinned, _ := upstream.PinnedCommit(upstream.CAARepository, "v0.10.0")
+	if b, err := os.ReadFile(filepath.Join(first, "marker")); err != nil || string(b) != upstream.CAARepository+"@"+pinned {
+		t.Errorf("a pinned tag is cloned by its commit; checkout content: %q %v", b, err)
 	}
 	other, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
 	if err != nil || other == first {
@@ -125,5 +135,46 @@ func TestGitCloner(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "file")); string(b) != "v1" {
 		t.Errorf("checked out %q at the commit, want its content", b)
+	}
+}
+
+// TestSourceCacheRefusesAnotherCommit: a checkout of a pinned tag whose
+// HEAD is not the pinned commit is refused, cached or freshly cloned, with
+// what to do; a fresh one leaves nothing in the cache.
+func TestSourceCacheRefusesAnotherCommit(t *testing.T) {
+	pinned, _ := upstream.PinnedCommit(upstream.OperatorRepository, "v0.10.0")
+	moved := strings.Repeat("b", 40)
+
+	dir := t.TempDir()
+	cache := &SourceCache{Dir: dir, Cloner: &countingCloner{calls: map[string]int{}, head: moved}}
+	_, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
+	if err == nil || !strings.Contains(err.Error(), "v0.10.0 (commit "+pinned+") gave another checkout (HEAD \""+moved) {
+		t.Fatalf("a clone at another commit must be refused naming both: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused clone left %d entries in the cache", len(entries))
+	}
+
+	// A cached checkout that someone moved.
+	cache = &SourceCache{Dir: dir, Cloner: &countingCloner{calls: map[string]int{}}}
+	first, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(first, ".git", "HEAD"), moved+"\n")
+	_, err = cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0")
+	if err == nil || !strings.Contains(err.Error(), "at commit "+moved) || !strings.Contains(err.Error(), "v0.10.0 must be commit "+pinned) ||
+		!strings.Contains(err.Error(), "delete "+first) {
+		t.Fatalf("a cached checkout at another commit must be refused, saying what to delete: %v", err)
+	}
+	// A branch HEAD resolves through a packed ref.
+	write(t, filepath.Join(first, ".git", "HEAD"), "ref: refs/heads/main\n")
+	write(t, filepath.Join(first, ".git", "packed-refs"), "# pack-refs with: peeled\n"+pinned+" refs/heads/main\n")
+	if _, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v0.10.0"); err != nil {
+		t.Errorf("a branch at the pinned commit is the pinned commit: %v", err)
+	}
+	// An unpinned tag (a release the table lacks) is not checked.
+	if _, err := cache.Checkout(context.Background(), upstream.OperatorRepository, "v9.9.9"); err != nil {
+		t.Errorf("an unpinned tag: %v", err)
 	}
 }

@@ -67,6 +67,9 @@ type Principal struct {
 	Type string
 	// Label names the principal in resource names; it must be stable.
 	Label string
+	// KeepFirst keeps the principal the first `up` granted: whoever runs a
+	// later preview or up (a colleague, CI) changes nothing.
+	KeepFirst bool
 }
 
 // Cluster is the resource group, the AKS cluster with OIDC issuer and
@@ -201,12 +204,16 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		c.Kubeconfig = pulumi.ToSecret(creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(DecodeKubeconfig)).(pulumi.StringOutput)
 	} else {
 		for _, admin := range args.Entra.Admins {
+			raOpts := []pulumi.ResourceOption{parent}
+			if admin.KeepFirst {
+				raOpts = append(raOpts, pulumi.IgnoreChanges([]string{"principalId", "principalType"}))
+			}
 			ra, err := authorization.NewRoleAssignment(ctx, name+"-rbac-cluster-admin-"+admin.Label, &authorization.RoleAssignmentArgs{
 				PrincipalId:      pulumi.String(admin.ObjectID),
 				PrincipalType:    pulumi.String(admin.Type),
 				RoleDefinitionId: aks.ID().ToStringOutput().ApplyT(clusterAdminRole).(pulumi.StringOutput),
 				Scope:            aks.ID().ToStringOutput(),
-			}, parent)
+			}, raOpts...)
 			if err != nil {
 				return nil, fmt.Errorf("granting %s cluster admin: %w", admin.Label, err)
 			}

@@ -94,10 +94,14 @@ type Placement struct {
 	// Requested is the configured peer-pod range; invalid means "the next
 	// network of the node subnet's size".
 	Requested netip.Prefix
-	// OwnName is the peer-pod subnet's name: a subnet of that name and range
-	// is the one this stack created on an earlier run.
-	OwnName string
-	PodCIDR netip.Prefix
+	// IsOwn reports whether a subnet of this name that holds the peer-pod
+	// range is the one this stack created on an earlier run; it is asked
+	// about no other subnet.
+	IsOwn func(name string) bool
+	// FormerOwnName is the name earlier versions gave the stack's subnet;
+	// a clash with a subnet of that name says how to keep it.
+	FormerOwnName, FormerOwnKey string
+	PodCIDR                     netip.Prefix
 }
 
 // PlacePeerPodSubnet decides the peer-pod range inside the user's VNet and
@@ -148,15 +152,20 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 	sort.Strings(names)
 	for _, name := range names {
 		for _, p := range pl.VNet.Subnets[name] {
-			if name == pl.OwnName && p == peer {
+			if p == peer && pl.IsOwn != nil && pl.IsOwn(name) {
 				continue
 			}
 			others = append(others, cidr.Range{Name: fmt.Sprintf("subnet %q", name), Prefix: p})
 		}
 	}
 	for _, clash := range allOverlaps(peer, others) {
-		add(AboutPeerPodSubnet, "%v overlaps %s (%v) of virtual network %q; set peerpodSubnetCidr to a free range",
-			peer, clash.Name, clash.Prefix, pl.Node.VirtualNetworkName)
+		advice := "set peerpodSubnetCidr to a free range"
+		if pl.FormerOwnName != "" && clash.Name == fmt.Sprintf("subnet %q", pl.FormerOwnName) && clash.Prefix == peer {
+			advice = fmt.Sprintf("if that subnet is this stack's own, created before peer-pod subnet names carried the stack's "+
+				"suffix, keep it with `pulumi config set %s %s`; otherwise %s", pl.FormerOwnKey, pl.FormerOwnName, advice)
+		}
+		add(AboutPeerPodSubnet, "%v overlaps %s (%v) of virtual network %q; %s",
+			peer, clash.Name, clash.Prefix, pl.Node.VirtualNetworkName, advice)
 	}
 	for _, p := range append(nodePrefixes, peer) {
 		if _, clash := cidr.FirstOverlap(p, []cidr.Range{{Name: "podCidr", Prefix: pl.PodCIDR}}); clash {

@@ -3,7 +3,6 @@ package stack
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/caa"
@@ -22,7 +21,7 @@ type stackNames struct {
 // build registers the five components from what resolve found, each
 // feeding the next, and exports the outputs.
 func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
-	names, err := buildNames(ctx, r.cfg)
+	names, err := buildNames(r.identity)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +66,7 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 		return nil, err
 	}
 
+	ctx.Export("stackTag", r.identity.tagValue())
 	ctx.Export("resourceGroupName", cluster.ResourceGroupName)
 	ctx.Export("clusterName", cluster.ClusterName)
 	ctx.Export("nodeResourceGroup", cluster.NodeResourceGroup)
@@ -87,31 +87,23 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
 }
 
-// buildNames returns the configured names, or ones built from a random
-// suffix that Pulumi keeps in state, so they stay the same on every run.
-func buildNames(ctx *pulumi.Context, cfg *Config) (stackNames, error) {
+// buildNames returns the configured names, or ones built from the stack's
+// random suffix, which Pulumi keeps in state, so they stay the same on
+// every run.
+func buildNames(id *stackIdentity) (stackNames, error) {
+	cfg := id.cfg
 	n := stackNames{
 		resourceGroup: pulumi.String(cfg.ResourceGroupName).ToStringOutput(),
 		cluster:       pulumi.String(cfg.ClusterName).ToStringOutput(),
 	}
-	if cfg.ResourceGroupName != "" && cfg.ClusterName != "" {
-		return n, nil
-	}
-	suffix, err := random.NewRandomString(ctx, "name-suffix", &random.RandomStringArgs{
-		Length:  pulumi.Int(azname.SuffixLength),
-		Special: pulumi.Bool(false),
-		Upper:   pulumi.Bool(false),
-		Lower:   pulumi.Bool(true),
-		Numeric: pulumi.Bool(true),
-	})
-	if err != nil {
-		return n, fmt.Errorf("creating the name suffix: %w", err)
+	if err := id.register(); err != nil {
+		return n, err
 	}
 	if cfg.ResourceGroupName == "" {
-		n.resourceGroup = suffix.Result.ApplyT(azname.GeneratedResourceGroupName).(pulumi.StringOutput)
+		n.resourceGroup = id.suffix.Result.ApplyT(azname.GeneratedResourceGroupName).(pulumi.StringOutput)
 	}
 	if cfg.ClusterName == "" {
-		n.cluster = suffix.Result.ApplyT(azname.GeneratedClusterName).(pulumi.StringOutput)
+		n.cluster = id.suffix.Result.ApplyT(azname.GeneratedClusterName).(pulumi.StringOutput)
 	}
 	return n, nil
 }
@@ -143,7 +135,7 @@ func buildCluster(ctx *pulumi.Context, r *resolved, names stackNames, nodeSubnet
 		NetworkPlugin:         pulumi.String(cfg.NetworkPlugin),
 		NetworkPluginMode:     optionalString(cfg.NetworkPluginMode),
 		PodCIDR:               podCIDR,
-		Tags:                  pulumi.ToStringMap(cfg.Tags),
+		Tags:                  r.identity.tags(cfg.Tags),
 		Entra:                 r.entra,
 	})
 }
@@ -154,12 +146,12 @@ func buildNetwork(ctx *pulumi.Context, r *resolved, names stackNames, cluster *i
 		Location:           pulumi.String(r.cfg.Location),
 		ClusterName:        names.cluster,
 		ExistingNodeSubnet: r.existingSubnet,
-		PeerPodSubnetName:  pulumi.String(azname.PeerPodSubnetName(r.cfg.Stack)),
+		PeerPodSubnetName:  r.identity.peerPodSubnetName(),
 		PeerPodSubnetCIDR:  pulumi.String(r.peerPodCIDR.String()),
 		ClusterPrincipalID: cluster.ControlPlanePrincipalID,
 		SubscriptionID:     pulumi.String(r.subscriptionID),
 		SubnetRoleName:     roleName(r, cluster, names, azname.SubnetJoinRoleName),
-		Tags:               pulumi.ToStringMap(r.cfg.Tags),
+		Tags:               r.identity.tags(r.cfg.Tags),
 	}
 	if r.existingSubnet == nil {
 		args.NodeSubnetCIDR = pulumi.String(r.cfg.ClusterSubnetCIDR.String())
@@ -186,7 +178,7 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 		SubscriptionID:       pulumi.String(r.subscriptionID),
 		OIDCIssuerURL:        cluster.OIDCIssuerURL,
 		Subject:              pulumi.String(caa.ServiceAccountSubject()),
-		Tags:                 pulumi.ToStringMap(cfg.Tags),
+		Tags:                 r.identity.tags(cfg.Tags),
 		GrantVMSizeRead:      cfg.GrantVMSizeRead,
 		VMSizeRoleName:       roleName(r, cluster, names, azname.VMSizeRoleName),
 		SubnetRoleID:         net.SubnetRoleID,
@@ -223,6 +215,7 @@ func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *inf
 		InstanceSizes:        cfg.InstanceSizes,
 		EnableSecureBoot:     cfg.EnableSecureBoot,
 		Tags:                 cfg.PodVMTags,
+		StackTag:             &caa.OutputTag{Key: StackTag, Value: r.identity.tagValue()},
 	}
 	if r.attestation != nil {
 		settings.Initdata = r.attestation.Encoded

@@ -126,7 +126,7 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		c.EnableSecureBoot = false
 	}
 
-	c.PodVMTags = parseTags(r, keyPodVMTags, c.StackID(), func(k, v string) string {
+	c.PodVMTags = parseTags(r, keyPodVMTags, func(k, v string) string {
 		// CAA's entrypoint passes `-tags ${TAGS}` unquoted (v0.10.0's
 		// entrypoint.sh), so a space would split the value and drop every
 		// flag after it.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 
@@ -45,6 +46,7 @@ const (
 	keyVNetSubnetID      = "vnetSubnetId"
 	keyClusterSubnetCIDR = "clusterSubnetCidr"
 	keyPeerPodSubnetCIDR = "peerpodSubnetCidr"
+	keyPeerPodSubnetName = "peerpodSubnetName"
 	keyNetworkPlugin     = "networkPlugin"
 	keyNetworkPluginMode = "networkPluginMode"
 	keyPodCIDR           = "podCidr"
@@ -70,6 +72,7 @@ const (
 
 	keyClusterAuth          = "clusterAuth"
 	keyClusterAdminGroups   = "clusterAdminGroups"
+	keyClusterAdmins        = "clusterAdmins"
 	keyCAAAuth              = "caaAuth"
 	keyCredentialLifetime   = "credentialLifetime"
 	keyCredentialGeneration = "credentialGeneration"
@@ -129,12 +132,16 @@ type Config struct {
 	// PeerPodSubnetCIDR is the pod-VM subnet; invalid (zero) means "the next
 	// network of the node subnet's size", resolved once the node subnet is known.
 	PeerPodSubnetCIDR netip.Prefix
+	// PeerPodSubnetName keeps the name of a peer-pod subnet an earlier
+	// version created in the user's VNet; empty means the stack's own
+	// (see stackIdentity.peerPodSubnetName).
+	PeerPodSubnetName string
 
 	NetworkPlugin     string
 	NetworkPluginMode string
 	PodCIDR           netip.Prefix
 
-	// Tags are the user's tags plus StackTag.
+	// Tags are the user's tags; the program adds StackTag.
 	Tags map[string]string
 
 	// Release is the CAA version with everything derived from it.
@@ -155,7 +162,7 @@ type Config struct {
 	PeerPodsLimitPerNode int
 	InstanceSizes        []string
 	EnableSecureBoot     bool
-	// PodVMTags are the pod VMs' Azure tags (CAA's TAGS), StackTag included.
+	// PodVMTags are the user's pod VM tags (CAA's TAGS); the program adds StackTag.
 	PodVMTags map[string]string
 	// Webhook installs the chart's webhook and cert-manager (chart path).
 	Webhook bool
@@ -170,6 +177,9 @@ type Config struct {
 	ClusterAuth string
 	// ClusterAdminGroups are Entra group display names made cluster admins.
 	ClusterAdminGroups []string
+	// ClusterAdmins are users and service principals made cluster admins,
+	// by object id.
+	ClusterAdmins []ClusterAdmin
 	// CAAAuth is workloadIdentity (the guide) or servicePrincipal.
 	CAAAuth string
 	// CredentialLifetimeHours and CredentialGeneration shape the service
@@ -186,7 +196,8 @@ type Config struct {
 	KBSAddress netip.Addr
 }
 
-// StackID is "<project>/<stack>", the value of StackTag.
+// StackID is "<project>/<stack>", how people name the stack; the stack tag
+// adds the stack's random suffix (StackTagValue).
 func (c *Config) StackID() string { return c.Project + "/" + c.Stack }
 
 // ConfigError lists every configuration problem found. It is returned
@@ -234,21 +245,13 @@ func Parse(project, stackName string, get Getter) (*Config, []string, error) {
 	warnings = append(warnings, parseTEE(c, r)...)
 	parseCluster(c, r)
 	parseNetwork(c, r)
-	c.Tags = parseTags(r, keyTags, c.StackID(), func(k, v string) string {
-		switch {
-		case len(k) > 512 || strings.ContainsAny(k, badTagChars):
-			return fmt.Sprintf("tag name %q is not allowed; Azure needs 1-512 characters without any of %s", k, badTagChars)
-		case len(v) > 256:
-			return fmt.Sprintf("tag %q has a %d-character value; Azure allows at most 256", k, len(v))
-		}
-		return ""
-	})
-	if len(c.Tags) > 50 {
-		r.fail(keyTags, "has %d tags with %s; Azure allows 50 per resource", len(c.Tags), StackTag)
-	}
+	c.Tags = parseTags(r, keyTags, func(string, string) string { return "" })
 	warnings = append(warnings, parseCAA(c, r)...)
 	parseIdentity(c, r)
 	warnings = append(warnings, parseAttestation(c, r)...)
+	if c.VNetSubnet == nil { // a user's node subnet is checked once it is read
+		checkCapacity(c, c.ClusterSubnetCIDR, c.PeerPodSubnetCIDR, keyClusterSubnetCIDR, r.fail)
+	}
 	c.GrantVMSizeRead = r.boolean(keyGrantVMSizeRead, true,
 		"true creates a custom role with only "+infra.VMSizeReadAction+"; false skips it if you cannot create role definitions")
 	c.Preflight = r.oneOf(keyPreflight, PreflightError, []string{PreflightError, PreflightWarn, PreflightOff},
@@ -359,6 +362,11 @@ func parseNetwork(c *Config, r *reader) {
 			r.fail(keyVNetSubnetID, "%v", err)
 		} else {
 			c.VNetSubnet = &id
+		}
+	}
+	if c.PeerPodSubnetName = r.str(keyPeerPodSubnetName); c.PeerPodSubnetName != "" {
+		if err := azname.ValidateSubnetName(c.PeerPodSubnetName); err != nil {
+			r.fail(keyPeerPodSubnetName, "%v", err)
 		}
 	}
 	c.NetworkPlugin = r.strOr(keyNetworkPlugin, DefaultNetworkPlugin)
@@ -484,10 +492,10 @@ func parseSSHPublicKey(raw string) (string, error) {
 }
 
 // parseTags reads a JSON map of tag names to strings (how `pulumi config set
-// --path` stores it), adds StackTag and rejects overriding it; check returns
-// the problem with one tag, or "".
-func parseTags(r *reader, key, stackID string, check func(name, value string) string) map[string]string {
-	tags := map[string]string{StackTag: stackID}
+// --path` stores it), leaving room for StackTag and refusing to override it;
+// check returns the problem with one tag, or "".
+func parseTags(r *reader, key string, check func(name, value string) string) map[string]string {
+	tags := map[string]string{}
 	raw := r.str(key)
 	if raw == "" {
 		return tags
@@ -502,16 +510,26 @@ func parseTags(r *reader, key, stackID string, check func(name, value string) st
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	// Azure compares tag names without case: Owner and owner are one tag,
+	// and one of the two values would be lost (or the request refused).
+	seen := map[string]string{strings.ToLower(StackTag): StackTag}
 	for _, k := range names {
 		v, ok := parsed[k].(string)
 		switch {
 		case !ok:
 			r.fail(key, "tag %q has a %T value; tag values are strings", k, parsed[k])
-		case k == StackTag:
-			r.fail(key, "tag %q is set by the program itself to %q; remove it", k, stackID)
+		case strings.EqualFold(k, StackTag):
+			r.fail(key, "tag %q is set by the program itself (to <project>/<stack>/<suffix>); remove it", k)
 		case k == "":
 			r.fail(key, "has a tag with an empty name")
+		case seen[strings.ToLower(k)] != "":
+			r.fail(key, "tags %q and %q are one tag to Azure, which ignores case in tag names; keep one of them", seen[strings.ToLower(k)], k)
 		default:
+			seen[strings.ToLower(k)] = k
+			if problem := azureTagProblem(k, v); problem != "" {
+				r.fail(key, "%s", problem)
+				continue
+			}
 			if problem := check(k, v); problem != "" {
 				r.fail(key, "%s", problem)
 				continue
@@ -519,5 +537,30 @@ func parseTags(r *reader, key, stackID string, check func(name, value string) st
 			tags[k] = v
 		}
 	}
+	if len(parsed) >= maxTags {
+		r.fail(key, "has %d tags; with the program's own tag %s that makes %d, but Azure allows %d on a resource, so set at most %d",
+			len(parsed), StackTag, len(parsed)+1, maxTags, maxTags-1)
+	}
 	return tags
+}
+
+// Azure's tag limits ("Tag resources, resource groups, and subscriptions",
+// Microsoft Learn): 50 tags a resource, names of at most 512 characters
+// (128 on storage accounts, which this program neither creates nor tags),
+// values of at most 256.
+const (
+	maxTags        = 50
+	maxTagNameLen  = 512
+	maxTagValueLen = 256
+)
+
+// azureTagProblem is what Azure would refuse about one tag, or "".
+func azureTagProblem(name, value string) string {
+	switch {
+	case utf8.RuneCountInString(name) > maxTagNameLen || strings.ContainsAny(name, badTagChars):
+		return fmt.Sprintf("tag name %q is not allowed; Azure needs 1-%d characters without any of %s", name, maxTagNameLen, badTagChars)
+	case utf8.RuneCountInString(value) > maxTagValueLen:
+		return fmt.Sprintf("tag %q has a %d-character value; Azure allows at most %d", name, utf8.RuneCountInString(value), maxTagValueLen)
+	}
+	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi-azuread/sdk/v5/go/azuread"
@@ -16,8 +15,6 @@ import (
 // azureCLIAppID is the Azure CLI's public client id: a deployer logged in
 // with `az login` is a user; anything else (CI) is a service principal.
 const azureCLIAppID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-
-var labelChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // entraAccess resolves who administers an Entra ID-only cluster: the
 // deploying principal and the configured groups, looked up before anything
@@ -44,8 +41,14 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 		kind = "User"
 	}
 	access := &infra.EntraAccess{
-		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer"}},
+		// The deployer is an admin by default, and stays the one the first
+		// up granted: a colleague's or CI's later run neither replaces the
+		// grant (the first admin would lose access) nor shows a diff.
+		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer", KeepFirst: true}},
 		LoginMode: infra.KubeloginMode(os.Getenv),
+	}
+	for _, a := range cfg.ClusterAdmins {
+		access.Admins = append(access.Admins, infra.Principal{ObjectID: a.ObjectID, Type: a.Type, Label: "id-" + a.ObjectID})
 	}
 	for _, name := range cfg.ClusterAdminGroups {
 		g, err := azuread.LookupGroup(ctx, &azuread.LookupGroupArgs{DisplayName: &name})
@@ -54,8 +57,7 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 				"`az ad group show --group %q`", name, firstErrorLine(err), name)
 			continue
 		}
-		label := "group-" + strings.Trim(labelChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
-		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: label})
+		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: adminGroupLabel(name)})
 	}
 	if err := errs.err(); err != nil {
 		return nil, err

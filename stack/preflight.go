@@ -46,14 +46,23 @@ func podVMsAtOnce(cfg *Config) int {
 	return max(n, 1)
 }
 
+// stackTag is the stack tag to find the stack's footprint by; zero before
+// the stack's suffix exists, when the stack has no footprint.
+func stackTag(id *stackIdentity) preflight.Tag {
+	if !id.known {
+		return preflight.Tag{}
+	}
+	return preflight.Tag{Key: StackTag, Value: StackTagValue(id.cfg.Project, id.cfg.Stack, id.value)}
+}
+
 // preflightRequest lists what the deployment will ask of Azure.
-func preflightRequest(cfg *Config, subscriptionID string) preflight.Request {
+func preflightRequest(cfg *Config, subscriptionID string, tag preflight.Tag) preflight.Request {
 	perPod := cfg.PeerPodsLimitPerNode
 	if perPod < 0 {
 		perPod = 0
 	}
 	req := preflight.Request{
-		Stack:    preflight.Tag{Key: StackTag, Value: cfg.StackID()},
+		Stack:    tag,
 		Location: cfg.Location,
 		Sizes: []preflight.SizeNeed{
 			{Key: qualify(keyNodeVMSize), Size: cfg.NodeVMSize, Count: cfg.NodeCount, Min: cfg.NodeCount},
@@ -116,6 +125,12 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 	if cfg.Preflight == PreflightOff || open == nil {
 		return nil
 	}
+	// The checks find what the stack already runs by its tag, which
+	// carries the suffix.
+	if err := r.identity.register(); err != nil {
+		return err
+	}
+	tag := stackTag(r.identity)
 	start := time.Now()
 	cloud, err := open(ctx.Context(), subscriptionID, azauth.Read(settings))
 	if err != nil {
@@ -127,7 +142,7 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 		r.log.warn(msg)
 		return nil
 	}
-	findings := preflight.Run(ctx.Context(), cloud, preflightRequest(cfg, subscriptionID), preflightTimeout)
+	findings := preflight.Run(ctx.Context(), cloud, preflightRequest(cfg, subscriptionID, tag), preflightTimeout)
 	var errs []string
 	for _, f := range findings {
 		if f.Severity == preflight.Error && cfg.Preflight == PreflightError {
@@ -141,8 +156,12 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 		errs = append(errs, "these come from the preflight checks against Azure; set caa-azure:preflight warn to deploy anyway")
 		// Worded for what is there: after a first successful up the
 		// cluster exists, and the error says its resources are untouched.
-		fp, ferr := cloud.Footprint(ctx.Context(), preflight.Tag{Key: StackTag, Value: cfg.StackID()})
-		return &ConfigError{Problems: errs, Deployed: ferr == nil && fp.Cluster != ""}
+		deployed := false
+		if tag.Key != "" {
+			fp, ferr := cloud.Footprint(ctx.Context(), tag)
+			deployed = ferr == nil && fp.Cluster != ""
+		}
+		return &ConfigError{Problems: errs, Deployed: deployed}
 	}
 	return nil
 }

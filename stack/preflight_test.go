@@ -1,6 +1,10 @@
 package stack
 
-import "testing"
+import (
+	"testing"
+
+	"caa-azure/infra/preflight"
+)
 
 // TestPodVMsAtOnce: preflight's minimum pod VM count is what the deploy
 // waits on together, so a quota short of it stops the run before anything
@@ -20,7 +24,7 @@ func TestPodVMsAtOnce(t *testing.T) {
 		if got := podVMsAtOnce(cfg); got != tc.want {
 			t.Errorf("%+v: %d, want %d", tc, got, tc.want)
 		}
-		req := preflightRequest(cfg, "sub")
+		req := preflightRequest(cfg, "sub", preflight.Tag{})
 		if req.Sizes[1].Key != qualify(keyInstanceSize) || req.Sizes[1].Min != tc.want {
 			t.Errorf("%+v: the instance size's minimum is %+v", tc, req.Sizes[1])
 		}

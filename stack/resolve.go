@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -37,6 +38,8 @@ type resolved struct {
 	nodeSubnetCIDR netip.Prefix
 	// attestation is the KBS and the initdata that points at it, or nil.
 	attestation *attestationPlan
+	// identity is the stack's random suffix, registered where needed.
+	identity *stackIdentity
 }
 
 // resolve looks up the subscription, the user's group and VNet, renders
@@ -46,7 +49,8 @@ func resolve(ctx *pulumi.Context, cfg *Config, opts Options, log *userLog) (*res
 	if err != nil {
 		return nil, fmt.Errorf("reading the Azure subscription of the deploying identity (run `az login`): %w", err)
 	}
-	r := &resolved{cfg: cfg, log: log, tenantID: client.TenantId, peerPodCIDR: cfg.PeerPodSubnetCIDR, nodeSubnetCIDR: cfg.ClusterSubnetCIDR}
+	r := &resolved{cfg: cfg, log: log, tenantID: client.TenantId, peerPodCIDR: cfg.PeerPodSubnetCIDR, nodeSubnetCIDR: cfg.ClusterSubnetCIDR,
+		identity: &stackIdentity{ctx: ctx, cfg: cfg}}
 	// The program's own Azure calls (preflight) use the provider's subscription.
 	r.subscriptionID, _ = azauth.Subscription(providerSetting(ctx), client.SubscriptionId)
 
@@ -90,10 +94,20 @@ func (r *resolved) placeInUserVNet(ctx *pulumi.Context) error {
 		return &ConfigError{Problems: []string{fmt.Sprintf("%s: virtual network %q in resource group %q could not be read (%v); "+
 			"check the id with `az network vnet subnet show --ids <id>`", qualify(keyVNetSubnetID), id.VirtualNetworkName, id.ResourceGroup, err)}}
 	}
+	var identityErr error
 	peer, problems := infra.PlacePeerPodSubnet(infra.Placement{
 		SubscriptionID: r.subscriptionID, Location: r.cfg.Location, Node: id, VNet: vnet,
-		Requested: r.cfg.PeerPodSubnetCIDR, OwnName: azname.PeerPodSubnetName(r.cfg.Stack), PodCIDR: r.cfg.PodCIDR,
+		Requested: r.cfg.PeerPodSubnetCIDR, PodCIDR: r.cfg.PodCIDR,
+		IsOwn: func(name string) bool {
+			own, err := r.identity.isOwnSubnet(name)
+			identityErr = errors.Join(identityErr, err)
+			return own
+		},
+		FormerOwnName: azname.PeerPodSubnetName(r.cfg.Stack), FormerOwnKey: qualify(keyPeerPodSubnetName),
 	})
+	if identityErr != nil {
+		return identityErr
+	}
 	if len(problems) > 0 {
 		keys := map[string]string{infra.AboutNodeSubnet: keyVNetSubnetID, infra.AboutPeerPodSubnet: keyPeerPodSubnetCIDR, infra.AboutPodCIDR: keyPodCIDR}
 		var out []string
@@ -110,7 +124,9 @@ func (r *resolved) placeInUserVNet(ctx *pulumi.Context) error {
 			break
 		}
 	}
-	return nil
+	capacity := &reader{}
+	checkCapacity(r.cfg, r.nodeSubnetCIDR, peer, keyVNetSubnetID, capacity.fail)
+	return capacity.err()
 }
 
 // providerSetting reads the azure-native provider's settings as the

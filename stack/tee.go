@@ -27,12 +27,23 @@ var (
 	// The TDX v5 sizes were a preview that Azure retired; upstream CAA
 	// switched its docs and CI to DCesv6 (confidential-containers/cloud-api-adaptor PR #2559).
 	retiredTDXSizePattern = regexp.MustCompile(`^Standard_((DC|EC)[0-9]+e(d)?s)_v5$`)
+	// Arm64 sizes (Ampere Altra, Cobalt 100) carry 'p' among the lower-case
+	// feature letters after the vCPU count ("Azure virtual machine sizes
+	// naming conventions", Microsoft Learn): Standard_D2ps_v5,
+	// Standard_E4pds_v6, Standard_B2pls_v2. The groups rebuild the name
+	// without the 'p', the x86-64 size of the same shape.
+	armSizePattern = regexp.MustCompile(`^(Standard_[A-Z]+[0-9]+(?:-[0-9]+)?[a-z]*)p([a-z]*)(_v[0-9]+)$`)
 )
 
-// checkVMSize reports whether size is a syntactically valid Azure VM size.
+// checkVMSize reports whether size is a syntactically valid Azure VM size
+// that runs amd64 code.
 func checkVMSize(size string) error {
 	if !vmSizePattern.MatchString(size) {
 		return fmt.Errorf("%q is not an Azure VM size such as Standard_DC2as_v5 (see `az vm list-sizes --location <region> -o table`)", size)
+	}
+	if m := armSizePattern.FindStringSubmatch(size); m != nil {
+		return fmt.Errorf("%q is an Arm64 size (the 'p' in its name), but CAA's images and pod VM images for Azure are amd64; "+
+			"use an x86-64 size such as %s", size, m[1]+m[2]+m[3])
 	}
 	return nil
 }

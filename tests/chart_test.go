@@ -48,7 +48,7 @@ func TestChartInstall(t *testing.T) {
 			"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-snp",
 		"AZURE_IMAGE_ID": ownPodVMImage,
 		"DISABLECVM":     "false",
-		"TAGS":           "caa-azure-stack=caa-azure/snp",
+		"TAGS":           "caa-azure-stack=caa-azure/snp/" + suffix,
 	} {
 		expect(t, "providerConfigs.azure."+k, str(t, chart, append(azure, k)...), want)
 	}

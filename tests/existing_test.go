@@ -3,7 +3,10 @@ package tests
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/stack"
 )
@@ -22,8 +25,9 @@ func TestExistingResourceGroup(t *testing.T) {
 				rg.Name, str(t, rg, "resourceGroupName"))
 		}
 	}
-	if n := len(m.byType(tRandom)); n != 0 {
-		t.Errorf("with both names given no random suffix is needed; got %d", n)
+	// With both names given, the suffix is still the stack's identity (its tag).
+	if n := len(m.byType(tRandom)); n != 1 {
+		t.Errorf("want the stack's one random suffix; got %d", n)
 	}
 	aks := m.one(t, tCluster, "cluster-aks")
 	expect(t, "cluster group", str(t, aks, "resourceGroupName"), "team-rg")
@@ -51,7 +55,8 @@ func TestExistingNodeSubnet(t *testing.T) {
 	expect(t, "peer-pod subnet group", str(t, peer, "resourceGroupName"), "net-rg")
 	expect(t, "peer-pod subnet VNet", str(t, peer, "virtualNetworkName"), "hub")
 	expect(t, "peer-pod subnet range", str(t, peer, "addressPrefix"), "10.50.16.0/20")
-	expect(t, "peer-pod subnet name", str(t, peer, "subnetName"), "caa-peerpods-snp")
+	// Another stack named snp may share the VNet: the name carries the suffix.
+	expect(t, "peer-pod subnet name", str(t, peer, "subnetName"), "caa-peerpods-snp-"+suffix)
 	aks := m.one(t, tCluster, "cluster-aks")
 	expect(t, "node subnet", str(t, aks, "agentPoolProfiles", "0", "vnetSubnetID"), existingSubnetID)
 	grant := m.one(t, tRoleAssignment, "network-cluster-subnet-join")
@@ -62,8 +67,26 @@ func TestExistingNodeSubnet(t *testing.T) {
 
 	// A second run finds its own subnet in the VNet and accepts it.
 	m2 := withExistingVNet(newMocks())
-	m2.vnets["net-rg/hub"].subnets["caa-peerpods-snp"] = "10.50.16.0/20"
+	m2.vnets["net-rg/hub"].subnets["caa-peerpods-snp-"+suffix] = "10.50.16.0/20"
 	deployAndExport(t, "snp", cfg, m2)
+
+	// A stack an earlier version deployed has its subnet under the old
+	// name: the run stops before anything changes and says how to keep it,
+	// and with that key set the subnet is kept, not replaced.
+	m3 := withExistingVNet(newMocks())
+	m3.vnets["net-rg/hub"].subnets["caa-peerpods-snp"] = "10.50.16.0/20"
+	err := run(t, "snp", cfg, m3, func(ctx *pulumi.Context) error { _, err := stack.DeployWith(ctx, stack.Options{}); return err })
+	if err == nil || !strings.Contains(err.Error(), "pulumi config set caa-azure:peerpodSubnetName caa-peerpods-snp") {
+		t.Fatalf("an old-named subnet must stop the run with the command that keeps it; got %v", err)
+	}
+	if rest := beyondIdentity(m3); len(rest) != 0 {
+		t.Errorf("%d resources registered before the error", len(rest))
+	}
+	cfg["caa-azure:peerpodSubnetName"] = "caa-peerpods-snp"
+	m4 := withExistingVNet(newMocks())
+	m4.vnets["net-rg/hub"].subnets["caa-peerpods-snp"] = "10.50.16.0/20"
+	deployAndExport(t, "snp", cfg, m4)
+	expect(t, "kept subnet name", str(t, m4.one(t, tSubnet, "network-peerpods"), "subnetName"), "caa-peerpods-snp")
 }
 
 // TestDeterministic runs each stack twice and requires byte-identical

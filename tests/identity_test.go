@@ -42,7 +42,8 @@ func deployModes(t *testing.T, set map[string]string, kubelogin bool) (*mocks, o
 }
 
 func TestEntraOnlyClusterAccess(t *testing.T) {
-	m, out, err := deployModes(t, map[string]string{"caa-azure:clusterAuth": "entra", "caa-azure:clusterAdminGroups": "aks-admins"}, true)
+	m, out, err := deployModes(t, map[string]string{"caa-azure:clusterAuth": "entra", "caa-azure:clusterAdminGroups": "aks-admins",
+		"caa-azure:clusterAdmins": "servicePrincipal:AAAAAAAA-0000-0000-0000-000000000001"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,8 @@ func TestEntraOnlyClusterAccess(t *testing.T) {
 	for name, want := range map[string][2]string{
 		"cluster-rbac-cluster-admin-deployer":         {"deployer-object", "User"},
 		"cluster-rbac-cluster-admin-group-aks-admins": {"group-object", "Group"},
+		// An explicit admin, by object id: the id is the resource's stable name.
+		"cluster-rbac-cluster-admin-id-aaaaaaaa-0000-0000-0000-000000000001": {"aaaaaaaa-0000-0000-0000-000000000001", "ServicePrincipal"},
 	} {
 		ra := m.one(t, tRoleAssignment, name)
 		expect(t, name+" principal", str(t, ra, "principalId"), want[0])
@@ -66,6 +69,12 @@ func TestEntraOnlyClusterAccess(t *testing.T) {
 		expect(t, name+" scope", str(t, ra, "scope"), clusterID)
 		if !dependsOn(m.one(t, tK8sProvider, "cluster-k8s"), ra) {
 			t.Errorf("the provider does not wait for %s: its first call would be forbidden", name)
+		}
+		// The deployer is whoever ran the first up: a later run by anyone
+		// else keeps that grant (no replace, no diff); groups follow config.
+		ignored := strings.Join(ra.RegisterRPC.GetIgnoreChanges(), ",")
+		if want := map[bool]string{true: "principalId,principalType", false: ""}[name == "cluster-rbac-cluster-admin-deployer"]; ignored != want {
+			t.Errorf("%s ignores changes to %q, want %q", name, ignored, want)
 		}
 	}
 	kc := out["kubeconfig"]

@@ -78,7 +78,7 @@ func TestKubernetesHalf(t *testing.T) {
 					"/providers/Microsoft.Network/virtualNetworks/" + clusterName + "-vnet/subnets/caa-peerpods-" + s.name,
 				"AZURE_IMAGE_ID": "/CommunityGalleries/cococommunity-42d8482d-92cd-415b-b332-7648bd978eff/Images/peerpod-podvm-ubuntu2204-cvm-snp/Versions/0.10.0",
 				"DISABLECVM":     s.disableCvm,
-				"TAGS":           "caa-azure-stack=caa-azure/" + s.name,
+				"TAGS":           "caa-azure-stack=caa-azure/" + s.name + "/" + suffix,
 			}
 			data := prop(t, cm, "data").ObjectValue()
 			if len(data) != len(wantData) {
@@ -237,7 +237,7 @@ func TestSampleCanBeDisabledAndTuned(t *testing.T) {
 		"PEERPODS_LIMIT_PER_NODE": "4",
 		"AZURE_INSTANCE_SIZES":    "Standard_DC2as_v5,Standard_DC4as_v5",
 		"ENABLE_SECURE_BOOT":      "true",
-		"TAGS":                    "caa-azure-stack=caa-azure/snp,cost=42,team=alpha",
+		"TAGS":                    "caa-azure-stack=caa-azure/snp/" + suffix + ",cost=42,team=alpha",
 		"AZURE_IMAGE_ID":          "/subscriptions/" + subscriptionID + "/resourceGroups/img/providers/Microsoft.Compute/images/podvm",
 	} {
 		expect(t, k, str(t, cm, "data", k), want)

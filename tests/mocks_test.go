@@ -52,6 +52,8 @@ type mocks struct {
 
 	resourceGroups map[string]string   // name → location of groups that exist
 	vnets          map[string]fakeVNet // "<rg>/<vnet>" → VNet
+	// suffix is the stack's random suffix; "" means the package's suffix.
+	suffix string
 }
 
 func newMocks() *mocks {
@@ -76,8 +78,11 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	id := args.Name + "-id"
 	switch args.TypeToken {
 	case "random:index/randomString:RandomString":
-		set("result", suffix)
 		id = suffix
+		if m.suffix != "" {
+			id = m.suffix
+		}
+		set("result", id)
 	case "random:index/randomBytes:RandomBytes":
 		// Deterministic per resource, like the state Pulumi keeps.
 		sum := sha256.Sum256([]byte(args.Name))

@@ -40,7 +40,7 @@ func TestLeastPrivilege(t *testing.T) {
 			nodeSubnet, peerSubnet := vnet+"/subnets/nodes", vnet+"/subnets/caa-peerpods-"+mode.stack
 			if mode.set["caa-azure:vnetSubnetId"] != "" {
 				nodeSubnet = existingSubnetID
-				peerSubnet = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/caa-peerpods-" + mode.stack
+				peerSubnet = "/subscriptions/" + subscriptionID + "/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/caa-peerpods-" + mode.stack + "-" + suffix
 			}
 			podVMs := "/subscriptions/" + subscriptionID + "/resourceGroups/" + podVMGroup(t, m)
 			subscription := "/subscriptions/" + subscriptionID

@@ -151,7 +151,7 @@ func TestWholeStack(t *testing.T) {
 			rg := m.one(t, tResourceGroup, "cluster-rg")
 			expect(t, "resource group name", str(t, rg, "resourceGroupName"), rgName)
 			expect(t, "resource group location", str(t, rg, "location"), s.location)
-			expect(t, "stack tag", str(t, rg, "tags", "caa-azure-stack"), "caa-azure/"+s.name)
+			expect(t, "stack tag", str(t, rg, "tags", "caa-azure-stack"), "caa-azure/"+s.name+"/"+suffix)
 
 			// AKS as `az aks create` in the guide.
 			aks := m.one(t, tCluster, "cluster-aks")
@@ -296,6 +296,7 @@ func TestWholeStack(t *testing.T) {
 				"podVmListCommand":       "az vm list --resource-group " + podVMGroup(t, m) + " --output table",
 				"podVmResourceGroupName": podVMGroup(t, m),
 				"kubeconfig":             fakeKubeconfig,
+				"stackTag":               "caa-azure/" + s.name + "/" + suffix,
 			} {
 				got, ok := out[k]
 				if !ok {
@@ -309,8 +310,8 @@ func TestWholeStack(t *testing.T) {
 					t.Errorf("export %s: secret = %v", k, got.Secret)
 				}
 			}
-			if len(out) != 10 {
-				t.Errorf("want exactly the 10 documented exports, got %d", len(out))
+			if len(out) != 11 {
+				t.Errorf("want exactly the 11 documented exports, got %d", len(out))
 			}
 		})
 	}

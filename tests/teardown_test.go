@@ -100,7 +100,7 @@ func TestTeardownByDesign(t *testing.T) {
 				t.Fatal("the pod VM group is the cluster's group")
 			}
 			expect(t, "pod VM group location", str(t, group, "location"), location)
-			expect(t, "pod VM group tag", str(t, group, "tags", stack.StackTag), "caa-azure/"+mode.stack)
+			expect(t, "pod VM group tag", str(t, group, "tags", stack.StackTag), "caa-azure/"+mode.stack+"/"+suffix)
 			expect(t, "export podVmResourceGroupName", out["podVmResourceGroupName"].Value.(string), name)
 			expect(t, "export podVmListCommand", out["podVmListCommand"].Value.(string), "az vm list --resource-group "+name+" --output table")
 

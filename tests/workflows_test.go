@@ -125,3 +125,56 @@ func TestPrebuiltBinary(t *testing.T) {
 		t.Errorf("the Makefile does not build %s", proj.Runtime.Options.Binary)
 	}
 }
+
+// TestPreviewsRunOnlyReviewed guards what a pull request can reach: the only
+// job that can get Azure credentials (an OIDC token, the Azure login, the
+// state passphrase) runs for this repository's branches in the `preview`
+// environment, whose required reviewers approve each run; the fork job
+// gets none of it.
+func TestPreviewsRunOnlyReviewed(t *testing.T) {
+	var wf struct {
+		Permissions map[string]string `yaml:"permissions"`
+		Jobs        map[string]struct {
+			If          string            `yaml:"if"`
+			Environment any               `yaml:"environment"`
+			Permissions map[string]string `yaml:"permissions"`
+			Env         map[string]string `yaml:"env"`
+			Steps       []struct {
+				Uses string `yaml:"uses"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	readYAML(t, "../.github/workflows/preview.yml", &wf)
+	if wf.Permissions["id-token"] != "" || wf.Permissions["pull-requests"] != "" {
+		t.Errorf("preview.yml grants %v to every job; grant id-token and pull-requests to the reviewed job only", wf.Permissions)
+	}
+	credentialed := 0
+	for name, job := range wf.Jobs {
+		logsIn := job.Permissions["id-token"] == "write" || job.Env["ARM_CLIENT_ID"] != "" || job.Env["PULUMI_CONFIG_PASSPHRASE"] != ""
+		for _, s := range job.Steps {
+			logsIn = logsIn || strings.HasPrefix(s.Uses, "azure/login@") || strings.HasPrefix(s.Uses, "pulumi/actions@")
+		}
+		if !logsIn {
+			continue
+		}
+		credentialed++
+		if job.Environment != "preview" {
+			t.Errorf("job %s gets credentials outside the reviewed environment: environment %v, want preview", name, job.Environment)
+		}
+		if job.If != "github.event.pull_request.head.repo.full_name == github.repository" {
+			t.Errorf("job %s must run only for this repository's branches, got if: %q", name, job.If)
+		}
+	}
+	if credentialed != 1 {
+		t.Errorf("want exactly one job with credentials (the reviewed preview), got %d", credentialed)
+	}
+	ops, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repo:<owner>/<repo>:environment:preview", "### What a pull request can reach"} {
+		if !strings.Contains(string(ops), want) {
+			t.Errorf("docs/operations.md lacks %q", want)
+		}
+	}
+}

@@ -157,6 +157,21 @@ func PeerPodSubnetName(stack string) string {
 	return strings.TrimRight(n, ".")
 }
 
+var subnetNamePattern = regexp.MustCompile(`^[A-Za-z0-9]([-\w.]*[\w])?$`)
+
+// ValidateSubnetName checks a subnet name ("Naming rules and restrictions
+// for Azure resources", Microsoft.Network): 1-80 letters, digits, '_', '.'
+// and '-', starting with a letter or digit and ending with one or '_'.
+func ValidateSubnetName(name string) error {
+	switch {
+	case len(name) > maxSubnetName:
+		return fmt.Errorf("%q is %d characters; Azure allows at most %d", name, len(name), maxSubnetName)
+	case !subnetNamePattern.MatchString(name):
+		return fmt.Errorf("%q is not a subnet name; use letters, digits, '_', '.' and '-', starting with a letter or digit, such as caa-peerpods-snp", name)
+	}
+	return nil
+}
+
 // PodVMResourceGroupName names the group that holds nothing but pod VMs:
 // the cluster name, then a hash of everything whose change replaces the
 // cluster or the peer-pod subnet (region, the cluster's group, the cluster

@@ -145,3 +145,12 @@ func FuzzDerivedNames(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateSubnetName(t *testing.T) {
+	for name, ok := range map[string]bool{"caa-peerpods-snp": true, "a": true, "sub_": true, "a.b-c_d": true,
+		"-a": false, "a-": false, "a b": false, "": false, strings.Repeat("s", 81): false, strings.Repeat("s", 80): true} {
+		if err := ValidateSubnetName(name); (err == nil) != ok {
+			t.Errorf("ValidateSubnetName(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+}

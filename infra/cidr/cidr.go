@@ -142,3 +142,27 @@ func CheckAssignable(p netip.Prefix, addr netip.Addr) error {
 	}
 	return nil
 }
+
+// AzureReserved is how many addresses of every subnet Azure keeps for
+// itself: the first four and the last.
+const AzureReserved = azureReservedLow + 1
+
+// Assignable is how many addresses of an IPv4 subnet Azure can hand out;
+// 0 for anything else.
+func Assignable(p netip.Prefix) int {
+	if !p.IsValid() || !p.Addr().Is4() {
+		return 0
+	}
+	return max(1<<(32-p.Bits())-AzureReserved, 0)
+}
+
+// SmallestHolding is the longest prefix length (the smallest subnet) whose
+// assignable addresses number at least n.
+func SmallestHolding(n int) int {
+	for bits := 29; bits > 0; bits-- {
+		if 1<<(32-bits)-AzureReserved >= n {
+			return bits
+		}
+	}
+	return 0
+}

@@ -145,3 +145,16 @@ func TestLastAssignable(t *testing.T) {
 		t.Errorf("the first address after the reserved ones: %v", err)
 	}
 }
+
+func TestAssignable(t *testing.T) {
+	for p, want := range map[string]int{"10.0.0.0/29": 3, "10.0.0.0/24": 251, "10.224.0.0/16": 65531, "10.0.0.0/32": 0} {
+		if got := Assignable(netip.MustParsePrefix(p)); got != want {
+			t.Errorf("Assignable(%s) = %d, want %d", p, got, want)
+		}
+	}
+	for n, want := range map[int]int{1: 29, 3: 29, 4: 28, 59: 26, 60: 25, 251: 24, 252: 23} {
+		if got := SmallestHolding(n); got != want {
+			t.Errorf("SmallestHolding(%d) = /%d, want /%d", n, got, want)
+		}
+	}
+}

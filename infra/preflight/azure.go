@@ -100,8 +100,13 @@ func (a *AzureCloud) SKUs(ctx context.Context, location string) ([]SKU, error) {
 			}
 			sku := SKU{Name: deref(s.Name), Family: deref(s.Family)}
 			for _, c := range s.Capabilities {
-				if deref(c.Name) == "vCPUs" {
+				switch deref(c.Name) {
+				case "vCPUs":
 					sku.VCPUs, _ = strconv.Atoi(deref(c.Value))
+				case "CpuArchitectureType":
+					sku.Arch = deref(c.Value)
+				case "MemoryGB":
+					sku.MemoryGB, _ = strconv.ParseFloat(deref(c.Value), 64)
 				}
 			}
 			for _, r := range s.Restrictions {

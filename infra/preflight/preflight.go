@@ -22,6 +22,10 @@ type SKU struct {
 	Name   string
 	Family string
 	VCPUs  int
+	// Arch is the CpuArchitectureType capability (x64, Arm64), MemoryGB the
+	// MemoryGB one; "" and 0 when Azure did not say.
+	Arch     string
+	MemoryGB float64
 	// Restricted is the reason Azure will not create it here, or "".
 	Restricted string
 }
@@ -188,6 +192,10 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 				n.Size, req.Location, s.Restricted, alternatives(skus, n.Size))})
 			continue
 		}
+		if problems := capabilityProblems(n, s); len(problems) > 0 {
+			out = append(out, problems...)
+			continue
+		}
 		for _, counter := range []string{strings.ToLower(s.Family), TotalRegionalCores} {
 			need[counter] += max(n.Count, n.Min) * s.VCPUs
 			must[counter] += n.Min * s.VCPUs
@@ -247,6 +255,40 @@ func CheckSizesAndQuota(ctx context.Context, cloud Cloud, req Request) []Finding
 		out = append(out, Finding{severity, key, msg})
 	}
 	return out
+}
+
+// AKS's floor for a system node pool's size ("Manage system node pools in
+// AKS", limitations): the program's only pool is the system pool.
+const (
+	minNodeVCPUs    = 2
+	minNodeMemoryGB = 4
+)
+
+// capabilityProblems is what makes an offered size unfit for its use: any
+// Arm64 size (CAA's images and the pod VM images for Azure are amd64),
+// and a node size below AKS's floor for system nodes.
+func capabilityProblems(n SizeNeed, s SKU) []Finding {
+	var out []Finding
+	if s.Arch != "" && !strings.EqualFold(s.Arch, "x64") {
+		out = append(out, Finding{Error, n.Key, fmt.Sprintf("%s is an %s size, but CAA's images and pod VM images for Azure are amd64; "+
+			"use an x64 size such as %s", n.Size, s.Arch, amd64Suggestion(n.PodVMs))})
+	}
+	if n.PodVMs {
+		return out
+	}
+	if s.VCPUs > 0 && s.VCPUs < minNodeVCPUs || s.MemoryGB > 0 && s.MemoryGB < minNodeMemoryGB {
+		out = append(out, Finding{Error, n.Key, fmt.Sprintf("%s has %d vCPU(s) and %g GB of memory; AKS needs at least %d vCPUs and %d GB "+
+			"for a system node; use a larger size such as Standard_F4s_v2", n.Size, s.VCPUs, s.MemoryGB, minNodeVCPUs, minNodeMemoryGB)})
+	}
+	return out
+}
+
+// amd64Suggestion is an x64 size to offer instead, for nodes or pod VMs.
+func amd64Suggestion(podVM bool) string {
+	if podVM {
+		return "Standard_D2as_v5"
+	}
+	return "Standard_F4s_v2"
 }
 
 // TotalRegionalCores is the quota counter of all vCPUs in a region.
@@ -392,8 +434,11 @@ func CheckSharedGroup(ctx context.Context, cloud Cloud, req Request) []Finding {
 	if !exists {
 		return nil
 	}
-	if fp, err := cloud.Footprint(ctx, req.Stack); err == nil && fp.Cluster != "" {
-		return nil // this stack's own cluster made it
+	// A stack whose identity is not yet known has no cluster anywhere.
+	if req.Stack.Key != "" {
+		if fp, err := cloud.Footprint(ctx, req.Stack); err == nil && fp.Cluster != "" {
+			return nil // this stack's own cluster made it
+		}
 	}
 	return []Finding{{Error, req.NodeResourceGroupKey, fmt.Sprintf("the node resource group %s already exists, so another cluster "+
 		"(another stack) uses this resource group; give this stack a resource group of its own (or leave resourceGroupName "+

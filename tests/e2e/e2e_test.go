@@ -93,7 +93,8 @@ func runE2E(t *testing.T, o e2eOptions) {
 	if o.attestation {
 		stackName += "-att"
 	}
-	tag := "caa-azure/" + stackName
+	// The stack tag carries the stack's random suffix: known once up has run.
+	tag := "caa-azure/" + stackName + "/<suffix>"
 	project, state := projectCopy(t, base, stackName)
 	t.Logf("state of stack %s: %s (kept; destroy by hand from %s if this test fails)", stackName, state, project)
 
@@ -137,6 +138,7 @@ func runE2E(t *testing.T, o e2eOptions) {
 		t.Fatal(err)
 	}
 	out := func(k string) string { s, _ := up.Outputs[k].Value.(string); return s }
+	tag = out("stackTag")
 	if !up.Outputs["kubeconfig"].Secret {
 		t.Error("the kubeconfig output is not secret")
 	}
