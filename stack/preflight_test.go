@@ -44,7 +44,7 @@ func TestPreflightImageGrant(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, p := range preflightRequest(c, "sub").Permissions {
+	for _, p := range preflightRequest(c, "sub", preflight.Tag{}).Permissions {
 		if p.Key == qualify(keyPodVMImageID) {
 			got = append(got, p.Action+" @ "+p.Scope)
 		}
@@ -59,7 +59,7 @@ func TestPreflightImageGrant(t *testing.T) {
 	if c, _, err = parse(cfg); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range preflightRequest(c, "sub").Permissions {
+	for _, p := range preflightRequest(c, "sub", preflight.Tag{}).Permissions {
 		if p.Key == qualify(keyPodVMImageID) {
 			t.Errorf("a community image needs no grant, but preflight checks %s on %s", p.Action, p.Scope)
 		}
