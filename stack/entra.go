@@ -2,8 +2,6 @@ package stack
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 
@@ -23,14 +21,11 @@ var labelChars = regexp.MustCompile(`[^a-z0-9-]+`)
 // deploying principal and the configured groups, looked up before anything
 // is created. It also checks that kubelogin, which the program's own
 // Kubernetes provider runs, is installed.
-func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string, error)) (*infra.EntraAccess, error) {
+func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string, error), env func(string) (string, bool)) (*infra.EntraAccess, error) {
 	if cfg.ClusterAuth != ClusterAuthEntra {
 		return nil, nil
 	}
 	errs := &reader{}
-	if lookPath == nil {
-		lookPath = exec.LookPath
-	}
 	if _, err := lookPath("kubelogin"); err != nil {
 		errs.fail(keyClusterAuth, "is entra, which needs kubelogin on PATH to reach the cluster, but it was not found; install it "+
 			"(`az aks install-cli` installs kubectl and kubelogin) or use clusterAuth local")
@@ -45,7 +40,7 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 	}
 	access := &infra.EntraAccess{
 		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer"}},
-		LoginMode: infra.KubeloginMode(os.Getenv),
+		LoginMode: infra.KubeloginMode(func(name string) string { v, _ := env(name); return v }),
 	}
 	for _, name := range cfg.ClusterAdminGroups {
 		g, err := azuread.LookupGroup(ctx, &azuread.LookupGroupArgs{DisplayName: &name})

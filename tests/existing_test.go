@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"sort"
 	"testing"
-
-	"caa-azure/stack"
 )
 
 func TestExistingResourceGroup(t *testing.T) {
@@ -85,7 +83,7 @@ func TestDeterministic(t *testing.T) {
 			case "attestation 0.22.0":
 				cfg = merge(merge(cfg, chartRelease), attestationOn(kvTrustee))
 			}
-			if err := run(t, s.stack, cfg, m, stack.Deploy); err != nil {
+			if err := run(t, s.stack, cfg, m, deploy(t)); err != nil {
 				t.Fatal(err)
 			}
 			rows := []string{}
