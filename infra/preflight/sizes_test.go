@@ -61,6 +61,8 @@ func TestWildcardsInTheMiddle(t *testing.T) {
 		{"*write*write", "Microsoft.Compute/write", false},
 		{"*/subnets/*/action", "Microsoft.Network/virtualNetworks/subnets/join/action", true},
 		{"*/subnets/*/action", "Microsoft.Network/virtualNetworks/join/action", false},
+		// The last literal must end the action, not just occur in it.
+		{"*/join", "Microsoft.Network/virtualNetworks/subnets/join/action", false},
 	} {
 		if got := ActionAllowed([]string{c.pattern}, nil, c.action); got != c.want {
 			t.Errorf("%s on %s: %v, want %v", c.pattern, c.action, got, c.want)
