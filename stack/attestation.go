@@ -19,10 +19,9 @@ type attestationPlan struct {
 	URL string
 	// Trustee are the rendered KBS objects.
 	Trustee *caa.TrusteeManifests
-	// Initdata is the TOML; Encoded is it as the release takes it, both as
-	// the global INITDATA and as the sample's annotation.
-	Initdata []byte
-	Encoded  string
+	// Encoded is the initdata TOML as the release takes it, both as the
+	// global INITDATA and as the sample's annotation.
+	Encoded string
 	// PCR8 is what the pod VM's PCR 8 holds after boot, or "" when the
 	// release's image does not measure initdata or the pod VM has no vTPM.
 	PCR8 string
@@ -75,7 +74,7 @@ func planAttestation(ctx context.Context, cfg *Config, nodeSubnet netip.Prefix, 
 	if err != nil {
 		return nil, err
 	}
-	plan := &attestationPlan{URL: url, Trustee: trustee, Initdata: doc, Encoded: encoded}
+	plan := &attestationPlan{URL: url, Trustee: trustee, Encoded: encoded}
 	if cfg.Release.MeasuresInitdata() && !cfg.DisableCVM {
 		plan.PCR8 = initdata.PCR8(doc)
 	}

@@ -8,8 +8,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/caa"
-	"caa-azure/infra"
-	"caa-azure/workload"
 )
 
 // MinimumPulumiVersion is the oldest Pulumi CLI the program runs on: 3.219.0
@@ -18,15 +16,8 @@ import (
 // `deletedWith`, on which teardown relies.
 const MinimumPulumiVersion = ">=3.219.0"
 
-// Deployment is everything Deploy composed.
+// Deployment is what a run tells its caller besides an error.
 type Deployment struct {
-	Config   *Config
-	Cluster  *infra.Cluster
-	Network  *infra.PeerPodNetwork
-	Identity *infra.WorkloadIdentity
-	CAA      *caa.CAARelease
-	// Sample is nil when the sample is disabled.
-	Sample *workload.NginxSample
 	// Warnings are what the run told the user, in order.
 	Warnings []string
 }
@@ -88,12 +79,10 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := build(ctx, res)
-	if err != nil {
+	if err := build(ctx, res); err != nil {
 		return nil, err
 	}
-	d.Warnings = log.warnings
-	return d, nil
+	return &Deployment{Warnings: log.warnings}, nil
 }
 
 // userLog shows warnings to the user and keeps them for the caller.
