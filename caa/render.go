@@ -32,7 +32,6 @@ const (
 	ConfigMapName       = "peer-pods-cm"
 	SecretName          = "peer-pods-secret"
 	SSHKeySecretName    = "ssh-key-secret"
-	CcRuntimeName       = "ccruntime-peer-pods"
 	caaImagePlaceholder = "cloud-api-adaptor"
 	rbacProxyImageName  = "gcr.io/kubebuilder/kube-rbac-proxy"
 )

@@ -54,18 +54,12 @@ type PeerPodNetwork struct {
 	PeerPodSubnetID   pulumi.StringOutput `pulumi:"peerpodSubnetId"`
 	PeerPodSubnetCIDR pulumi.StringOutput `pulumi:"peerpodSubnetCidr"`
 
-	// VirtualNetwork is nil when the node subnet is the user's.
-	VirtualNetwork *network.VirtualNetwork
-	// NodeSubnet is nil when the node subnet is the user's.
-	NodeSubnet    *network.Subnet
+	// PeerPodSubnet and NatGateway are what CAA's pod VMs use: CAA must
+	// outlive them.
 	PeerPodSubnet *network.Subnet
 	NatGateway    *network.NatGateway
-	NatPublicIP   *network.PublicIPAddress
-	// NodeSubnetRoleAssignment grants the control plane its subnet rights.
-	NodeSubnetRoleAssignment *authorization.RoleAssignment
-	// SubnetRole may only join and read subnets: what the AKS control
+	// SubnetRoleID may only join and read subnets: what the AKS control
 	// plane needs on the node subnet and CAA on the peer-pod subnet.
-	SubnetRole   *authorization.RoleDefinition
 	SubnetRoleID pulumi.StringOutput `pulumi:"subnetRoleId"`
 
 	// PodVMResourceGroup holds nothing but what CAA creates (pod VMs, their
@@ -77,6 +71,15 @@ type PeerPodNetwork struct {
 	PodVMResourceGroupID   pulumi.StringOutput `pulumi:"podVmResourceGroupId"`
 }
 
+// nodeNetwork is the VNet the peer-pod subnet joins and the node subnet in it.
+type nodeNetwork struct {
+	vnetGroup, vnetName, nodeSubnetID pulumi.StringOutput
+	// previousSubnet serialises subnet writes on one VNet, which ARM
+	// otherwise rejects with AnotherOperationInProgress; nil when the node
+	// subnet is the user's.
+	previousSubnet []pulumi.Resource
+}
+
 // NewPeerPodNetwork creates the VNet (unless the node subnet is the user's),
 // the node and peer-pod subnets one after the other, a Standard NAT
 // gateway with a static public IP attached to the peer-pod subnet only,
@@ -84,7 +87,8 @@ type PeerPodNetwork struct {
 func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, opts ...pulumi.ResourceOption) (*PeerPodNetwork, error) {
 	if args == nil || args.ResourceGroupName == nil || args.Location == nil || args.ClusterName == nil || args.PeerPodSubnetCIDR == nil ||
 		args.PeerPodSubnetName == nil || args.ClusterPrincipalID == nil || args.SubscriptionID == nil || args.SubnetRoleName == nil {
-		return nil, fmt.Errorf("network %q: ResourceGroupName, Location, ClusterName, PeerPodSubnetName, PeerPodSubnetCIDR, ClusterPrincipalID and SubscriptionID are required", name)
+		return nil, fmt.Errorf("network %q: ResourceGroupName, Location, ClusterName, PeerPodSubnetName, PeerPodSubnetCIDR, ClusterPrincipalID, "+
+			"SubscriptionID and SubnetRoleName are required", name)
 	}
 	if args.ExistingNodeSubnet == nil && args.NodeSubnetCIDR == nil {
 		return nil, fmt.Errorf("network %q: NodeSubnetCIDR is required when no existing node subnet is given", name)
@@ -94,60 +98,100 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 		return nil, err
 	}
 	parent := pulumi.Parent(n)
-	clusterName := args.ClusterName.ToStringOutput()
-
-	// The peer-pod subnet goes into the node subnet's VNet, so both need its
-	// group and name; previousSubnet serialises subnet writes on one VNet,
-	// which ARM otherwise rejects with AnotherOperationInProgress.
-	var vnetGroup, vnetName, nodeSubnetID pulumi.StringOutput
-	var previousSubnet []pulumi.Resource
-	if existing := args.ExistingNodeSubnet; existing != nil {
-		vnetGroup = pulumi.String(existing.ID.ResourceGroup).ToStringOutput()
-		vnetName = pulumi.String(existing.ID.VirtualNetworkName).ToStringOutput()
-		nodeSubnetID = pulumi.String(existing.ID.String()).ToStringOutput()
-	} else {
-		peerPodCIDR := args.PeerPodSubnetCIDR.ToStringOutput()
-		vnet, err := network.NewVirtualNetwork(ctx, name+"-vnet", &network.VirtualNetworkArgs{
-			ResourceGroupName:  args.ResourceGroupName,
-			Location:           args.Location,
-			VirtualNetworkName: clusterName.ApplyT(azname.VirtualNetworkName).(pulumi.StringOutput),
-			AddressSpace: &network.AddressSpaceArgs{
-				AddressPrefixes: pulumi.StringArray{args.NodeSubnetCIDR, peerPodCIDR},
-			},
-			// Subnets stay separate resources: an inline list would delete them on every VNet update.
-			Tags: args.Tags,
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("creating the virtual network: %w", err)
-		}
-		nodeSubnet, err := network.NewSubnet(ctx, name+"-nodes", &network.SubnetArgs{
-			ResourceGroupName:  args.ResourceGroupName,
-			VirtualNetworkName: vnet.Name,
-			SubnetName:         pulumi.String(azname.NodeSubnetName),
-			AddressPrefix:      args.NodeSubnetCIDR,
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("creating the node subnet: %w", err)
-		}
-		n.VirtualNetwork = vnet
-		n.NodeSubnet = nodeSubnet
-		vnetGroup = args.ResourceGroupName.ToStringOutput()
-		vnetName = vnet.Name
-		nodeSubnetID = nodeSubnet.ID().ToStringOutput()
-		previousSubnet = []pulumi.Resource{nodeSubnet}
+	nodes, err := newNodeNetwork(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.grantSubnetJoin(ctx, name, args, nodes, parent); err != nil {
+		return nil, err
+	}
+	nat, err := newNatGateway(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	peerPodSubnet, err := network.NewSubnet(ctx, name+"-peerpods", &network.SubnetArgs{
+		ResourceGroupName:  nodes.vnetGroup,
+		VirtualNetworkName: nodes.vnetName,
+		SubnetName:         args.PeerPodSubnetName,
+		AddressPrefix:      args.PeerPodSubnetCIDR,
+		NatGateway:         &network.SubResourceArgs{Id: nat.ID()},
+	}, parent, pulumi.DependsOn(nodes.previousSubnet))
+	if err != nil {
+		return nil, fmt.Errorf("creating the peer-pod subnet: %w", err)
+	}
+	n.PeerPodSubnet = peerPodSubnet
+	n.NatGateway = nat
+	n.PeerPodSubnetID = peerPodSubnet.ID().ToStringOutput()
+	n.PeerPodSubnetCIDR = peerPodSubnet.AddressPrefix.Elem()
+	if err := n.createPodVMGroup(ctx, name, args, nodes, parent); err != nil {
+		return nil, err
 	}
 
+	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"nodeSubnetId":           n.NodeSubnetID,
+		"peerpodSubnetId":        n.PeerPodSubnetID,
+		"peerpodSubnetCidr":      n.PeerPodSubnetCIDR,
+		"podVmResourceGroupName": n.PodVMResourceGroupName,
+		"podVmResourceGroupId":   n.PodVMResourceGroupID,
+	}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// newNodeNetwork is the user's node subnet as given, or our VNet with a node
+// subnet in it.
+func newNodeNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, parent pulumi.ResourceOption) (nodeNetwork, error) {
+	if existing := args.ExistingNodeSubnet; existing != nil {
+		return nodeNetwork{
+			vnetGroup:    pulumi.String(existing.ID.ResourceGroup).ToStringOutput(),
+			vnetName:     pulumi.String(existing.ID.VirtualNetworkName).ToStringOutput(),
+			nodeSubnetID: pulumi.String(existing.ID.String()).ToStringOutput(),
+		}, nil
+	}
+	vnet, err := network.NewVirtualNetwork(ctx, name+"-vnet", &network.VirtualNetworkArgs{
+		ResourceGroupName:  args.ResourceGroupName,
+		Location:           args.Location,
+		VirtualNetworkName: args.ClusterName.ToStringOutput().ApplyT(azname.VirtualNetworkName).(pulumi.StringOutput),
+		AddressSpace: &network.AddressSpaceArgs{
+			AddressPrefixes: pulumi.StringArray{args.NodeSubnetCIDR, args.PeerPodSubnetCIDR},
+		},
+		// Subnets stay separate resources: an inline list would delete them on every VNet update.
+		Tags: args.Tags,
+	}, parent)
+	if err != nil {
+		return nodeNetwork{}, fmt.Errorf("creating the virtual network: %w", err)
+	}
+	nodeSubnet, err := network.NewSubnet(ctx, name+"-nodes", &network.SubnetArgs{
+		ResourceGroupName:  args.ResourceGroupName,
+		VirtualNetworkName: vnet.Name,
+		SubnetName:         pulumi.String(azname.NodeSubnetName),
+		AddressPrefix:      args.NodeSubnetCIDR,
+	}, parent)
+	if err != nil {
+		return nodeNetwork{}, fmt.Errorf("creating the node subnet: %w", err)
+	}
+	return nodeNetwork{
+		vnetGroup:      args.ResourceGroupName.ToStringOutput(),
+		vnetName:       vnet.Name,
+		nodeSubnetID:   nodeSubnet.ID().ToStringOutput(),
+		previousSubnet: []pulumi.Resource{nodeSubnet},
+	}, nil
+}
+
+// grantSubnetJoin defines the subnet join role and grants it to the
+// cluster's identity on the node subnet; NodeSubnetID waits for the grant.
+func (n *PeerPodNetwork) grantSubnetJoin(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, nodes nodeNetwork, parent pulumi.ResourceOption) error {
 	// The role is defined where the VNet lives, so the deployer needs no
 	// subscription-wide right for it.
-	vnetGroupScope := pulumi.All(args.SubscriptionID.ToStringOutput(), vnetGroup).ApplyT(func(v []any) string {
+	vnetGroupScope := pulumi.All(args.SubscriptionID.ToStringOutput(), nodes.vnetGroup).ApplyT(func(v []any) string {
 		return "/subscriptions/" + v[0].(string) + "/resourceGroups/" + v[1].(string)
 	}).(pulumi.StringOutput)
 	subnetRole, err := customRole(ctx, name+"-subnet-join", args.SubnetRoleName,
 		"Lets a caa-azure cluster and cloud-api-adaptor place NICs in a subnet; nothing else.", vnetGroupScope, SubnetJoinActions, parent)
 	if err != nil {
-		return nil, fmt.Errorf("creating the subnet join role: %w", err)
+		return fmt.Errorf("creating the subnet join role: %w", err)
 	}
-	n.SubnetRole = subnetRole
 	n.SubnetRoleID = subnetRole.ID().ToStringOutput()
 	// AKS documents join and read on a subnet of the user's as what its
 	// identity needs for Azure CNI, overlay or not, and kubenet without a
@@ -157,14 +201,18 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 		PrincipalId:      args.ClusterPrincipalID,
 		PrincipalType:    authorization.PrincipalTypeServicePrincipal,
 		RoleDefinitionId: n.SubnetRoleID,
-		Scope:            nodeSubnetID,
+		Scope:            nodes.nodeSubnetID,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("granting the cluster identity subnet join on the node subnet: %w", err)
+		return fmt.Errorf("granting the cluster identity subnet join on the node subnet: %w", err)
 	}
-	n.NodeSubnetRoleAssignment = grant
-	n.NodeSubnetID = pulumi.All(nodeSubnetID, grant.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	n.NodeSubnetID = pulumi.All(nodes.nodeSubnetID, grant.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	return nil
+}
 
+// newNatGateway is a Standard NAT gateway with a static public IP.
+func newNatGateway(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, parent pulumi.ResourceOption) (*network.NatGateway, error) {
+	clusterName := args.ClusterName.ToStringOutput()
 	ip, err := network.NewPublicIPAddress(ctx, name+"-nat-ip", &network.PublicIPAddressArgs{
 		ResourceGroupName:        args.ResourceGroupName,
 		Location:                 args.Location,
@@ -190,57 +238,31 @@ func NewPeerPodNetwork(ctx *pulumi.Context, name string, args *PeerPodNetworkArg
 	if err != nil {
 		return nil, fmt.Errorf("creating the NAT gateway: %w", err)
 	}
+	return nat, nil
+}
 
-	peerPodOpts := []pulumi.ResourceOption{parent}
-	if len(previousSubnet) > 0 {
-		peerPodOpts = append(peerPodOpts, pulumi.DependsOn(previousSubnet))
-	}
-	peerPodSubnet, err := network.NewSubnet(ctx, name+"-peerpods", &network.SubnetArgs{
-		ResourceGroupName:  vnetGroup,
-		VirtualNetworkName: vnetName,
-		SubnetName:         args.PeerPodSubnetName,
-		AddressPrefix:      args.PeerPodSubnetCIDR,
-		NatGateway:         &network.SubResourceArgs{Id: nat.ID()},
-	}, peerPodOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating the peer-pod subnet: %w", err)
-	}
-
-	n.PeerPodSubnet = peerPodSubnet
-	n.NatGateway = nat
-	n.NatPublicIP = ip
-	n.PeerPodSubnetID = peerPodSubnet.ID().ToStringOutput()
-	n.PeerPodSubnetCIDR = peerPodSubnet.AddressPrefix.Elem()
-
+// createPodVMGroup creates the group CAA puts pod VMs in, after the peer-pod
+// subnet so that destroy deletes it first.
+func (n *PeerPodNetwork) createPodVMGroup(ctx *pulumi.Context, name string, args *PeerPodNetworkArgs, nodes nodeNetwork, parent pulumi.ResourceOption) error {
 	// The group's name changes whenever the cluster's group, the cluster or
 	// the peer-pod subnet would be replaced, so a new one is created first
 	// and the old one goes, with the old deployment's VMs, afterwards.
-	podVMGroupName := pulumi.All(args.Location.ToStringOutput(), args.ResourceGroupName.ToStringOutput(), clusterName,
-		vnetGroup, vnetName, args.PeerPodSubnetName.ToStringOutput()).ApplyT(func(v []any) string {
+	podVMGroupName := pulumi.All(args.Location.ToStringOutput(), args.ResourceGroupName.ToStringOutput(), args.ClusterName.ToStringOutput(),
+		nodes.vnetGroup, nodes.vnetName, args.PeerPodSubnetName.ToStringOutput()).ApplyT(func(v []any) string {
 		return azname.PodVMResourceGroupName(v[0].(string), v[1].(string), v[2].(string), v[3].(string)+"/"+v[4].(string)+"/"+v[5].(string))
 	}).(pulumi.StringOutput)
 	podVMGroup, err := resources.NewResourceGroup(ctx, name+"-podvms", &resources.ResourceGroupArgs{
 		ResourceGroupName: podVMGroupName,
 		Location:          args.Location,
 		Tags:              args.Tags,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{peerPodSubnet}))
+	}, parent, pulumi.DependsOn([]pulumi.Resource{n.PeerPodSubnet}))
 	if err != nil {
-		return nil, fmt.Errorf("creating the pod VM resource group: %w", err)
+		return fmt.Errorf("creating the pod VM resource group: %w", err)
 	}
 	n.PodVMResourceGroup = podVMGroup
 	n.PodVMResourceGroupName = podVMGroup.Name
 	n.PodVMResourceGroupID = podVMGroup.ID().ToStringOutput()
-
-	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
-		"nodeSubnetId":           n.NodeSubnetID,
-		"peerpodSubnetId":        n.PeerPodSubnetID,
-		"peerpodSubnetCidr":      n.PeerPodSubnetCIDR,
-		"podVmResourceGroupName": n.PodVMResourceGroupName,
-		"podVmResourceGroupId":   n.PodVMResourceGroupID,
-	}); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return nil
 }
 
 // SubnetJoinActions are all the subnet role allows.

@@ -20,15 +20,12 @@ type attestationPlan struct {
 	URL string
 	// Trustee are the rendered KBS objects.
 	Trustee *caa.TrusteeManifests
-	// Initdata is the TOML every pod VM without its own boots with (the
-	// global INITDATA); Encoded is it as the release takes it.
-	Initdata []byte
-	Encoded  string
-	// SampleInitdata is the attested sample's: the same clients, an agent
-	// policy that pins the sample's image and command. SampleEncoded is
-	// its annotation.
-	SampleInitdata []byte
-	SampleEncoded  string
+	// Encoded is the initdata every pod VM without its own boots with (the
+	// global INITDATA), as the release takes it.
+	Encoded string
+	// SampleEncoded is the attested sample's annotation: the same clients,
+	// an agent policy that pins the sample's image and command.
+	SampleEncoded string
 	// PCR8 is what the sample's pod VM's PCR 8 holds after boot, the only
 	// measurement the KBS releases resources to, or "" when the release's
 	// image does not measure initdata or the pod VM has no vTPM.
@@ -85,7 +82,7 @@ func planAttestation(ctx context.Context, cfg *Config, nodeSubnet netip.Prefix, 
 		return nil, err
 	}
 	format := cfg.Release.InitdataFormat()
-	plan := &attestationPlan{URL: url, Initdata: doc, SampleInitdata: sampleDoc}
+	plan := &attestationPlan{URL: url}
 	if plan.Encoded, err = initdata.Encode(doc, format.Encoding); err != nil {
 		return nil, err
 	}

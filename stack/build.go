@@ -18,28 +18,46 @@ type stackNames struct {
 	resourceGroup, cluster pulumi.StringOutput
 }
 
-// build registers the five components from what resolve found, each
-// feeding the next, and exports the outputs.
-func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
+// build registers the components from what resolve found, then exports
+// the stack outputs from them.
+func build(ctx *pulumi.Context, r *resolved) error {
+	c, err := compose(ctx, r)
+	if err != nil {
+		return err
+	}
+	exportOutputs(ctx, r, c)
+	return nil
+}
+
+// composed holds the components the stack outputs are read from.
+type composed struct {
+	cluster     *infra.Cluster
+	network     *infra.PeerPodNetwork
+	identity    *infra.WorkloadIdentity
+	attestation *caa.Attestation
+}
+
+// compose registers the components, each feeding the next.
+func compose(ctx *pulumi.Context, r *resolved) (composed, error) {
 	names, err := buildNames(r.identity)
 	if err != nil {
-		return nil, err
+		return composed{}, err
 	}
 	// AKS needs the node subnet, and the network grants rights on it to the
 	// cluster's identity: the subnet id is fed back once the network exists.
 	nodeSubnetID, resolveNodeSubnetID := pulumi.DeferredOutput[string](ctx.Context())
 	cluster, err := buildCluster(ctx, r, names, pulumi.StringOutput(nodeSubnetID))
 	if err != nil {
-		return nil, err
+		return composed{}, err
 	}
 	net, err := buildNetwork(ctx, r, names, cluster)
 	if err != nil {
-		return nil, err
+		return composed{}, err
 	}
 	resolveNodeSubnetID(net.NodeSubnetID)
 	identity, err := buildIdentity(ctx, r, names, cluster, net)
 	if err != nil {
-		return nil, err
+		return composed{}, err
 	}
 	// CAA must outlive everything it uses to create and delete pod VMs, and
 	// be deleted (not skipped) before the pod VM group, so no CAA is left
@@ -47,44 +65,48 @@ func build(ctx *pulumi.Context, r *resolved) (*Deployment, error) {
 	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway, net.PodVMResourceGroup)
 	release, err := buildCAA(ctx, r, cluster, net, identity, azureDeps)
 	if err != nil {
-		return nil, err
+		return composed{}, err
 	}
 	attestation, err := buildAttestation(ctx, r, cluster)
 	if err != nil {
-		return nil, err
+		return composed{}, err
 	}
-	// Pod VMs boot with initdata naming the KBS: none starts before it answers.
+	// A pod VM needs what CAA needs to create it and, with attestation, a
+	// KBS that answers: it boots with initdata naming the KBS.
 	podVMDeps := azureDeps
 	if attestation != nil {
 		podVMDeps = append(append([]pulumi.Resource{}, azureDeps...), attestation.Ready...)
 	}
-	sample, err := buildSample(ctx, r, cluster, release, podVMDeps)
-	if err != nil {
-		return nil, err
+	if _, err := buildSample(ctx, r, cluster, release, podVMDeps); err != nil {
+		return composed{}, err
 	}
 	if _, err := buildAttestedSample(ctx, r, cluster, release, attestation, podVMDeps); err != nil {
-		return nil, err
+		return composed{}, err
 	}
+	return composed{cluster: cluster, network: net, identity: identity, attestation: attestation}, nil
+}
 
+// exportOutputs is the stack's outputs (docs/operations.md lists them).
+func exportOutputs(ctx *pulumi.Context, r *resolved, c composed) {
+	cluster, net := c.cluster, c.network
 	ctx.Export("stackTag", r.identity.tagValue())
 	ctx.Export("resourceGroupName", cluster.ResourceGroupName)
 	ctx.Export("clusterName", cluster.ClusterName)
 	ctx.Export("nodeResourceGroup", cluster.NodeResourceGroup)
 	ctx.Export("oidcIssuerUrl", cluster.OIDCIssuerURL)
 	ctx.Export("kubeconfig", cluster.Kubeconfig)
-	ctx.Export("identityClientId", identity.ClientID)
+	ctx.Export("identityClientId", c.identity.ClientID)
 	ctx.Export("peerpodSubnetId", net.PeerPodSubnetID)
 	ctx.Export("peerpodSubnetCidr", net.PeerPodSubnetCIDR)
 	ctx.Export("podVmResourceGroupName", net.PodVMResourceGroupName)
 	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(azname.PodVMListCommand).(pulumi.StringOutput))
 	if plan := r.attestation; plan != nil {
 		ctx.Export("kbsUrl", pulumi.String(plan.URL))
-		ctx.Export("kbsAdminPrivateKey", attestation.AdminPrivateKey)
+		ctx.Export("kbsAdminPrivateKey", c.attestation.AdminPrivateKey)
 		if plan.PCR8 != "" {
 			ctx.Export("initdataPcr8", pulumi.String(plan.PCR8))
 		}
 	}
-	return &Deployment{Config: r.cfg, Cluster: cluster, Network: net, Identity: identity, CAA: release, Sample: sample}, nil
 }
 
 // buildNames returns the configured names, or ones built from the stack's
@@ -251,8 +273,10 @@ func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *inf
 	return caa.NewCAARelease(ctx, "caa", args, pulumi.Providers(cluster.Provider))
 }
 
+// buildSample is the guide's nginx in a peer pod; podVMDeps are what its
+// pod VM needs.
 func buildSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, release *caa.CAARelease,
-	azureDeps []pulumi.Resource) (*workload.NginxSample, error) {
+	podVMDeps []pulumi.Resource) (*workload.NginxSample, error) {
 	if !r.cfg.Sample {
 		return nil, nil
 	}
@@ -260,7 +284,7 @@ func buildSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, relea
 		Image:            pulumi.String(r.cfg.SampleImage),
 		Replicas:         pulumi.Int(r.cfg.SampleReplicas),
 		RuntimeClassName: release.RuntimeClass,
-		DependsOn:        append(release.Dependencies(), azureDeps...),
+		DependsOn:        append(release.Dependencies(), podVMDeps...),
 		// The sample's pod VM goes with the pod VM group; destroy never
 		// waits on a pod that cannot terminate.
 		DeletedWith: cluster.ManagedCluster,

@@ -2,12 +2,12 @@ package stack
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/caa"
-	"caa-azure/infra"
-	"caa-azure/workload"
 )
 
 // MinimumPulumiVersion is the oldest Pulumi CLI the program runs on: 3.219.0
@@ -16,35 +16,40 @@ import (
 // `deletedWith`, on which teardown relies.
 const MinimumPulumiVersion = ">=3.219.0"
 
-// Deployment is everything Deploy composed.
+// Deployment is what a run tells its caller besides an error.
 type Deployment struct {
-	Config   *Config
-	Cluster  *infra.Cluster
-	Network  *infra.PeerPodNetwork
-	Identity *infra.WorkloadIdentity
-	CAA      *caa.CAARelease
-	// Sample is nil when the sample is disabled.
-	Sample *workload.NginxSample
 	// Warnings are what the run told the user, in order.
 	Warnings []string
 }
 
-// Options are the outside world Deploy talks to, replaceable in tests.
+// Options are the outside world Deploy talks to. The zero value is a
+// world with nothing in it (no environment, no programs, no Azure API, no
+// network), so a test sees only the fakes it passes in; Deploy passes the
+// real one.
 type Options struct {
 	// Sources caches upstream clones; nil allows only local checkouts.
 	Sources *caa.SourceCache
 	// Preflight opens the Azure API for the preflight checks; nil skips them.
 	Preflight PreflightFactory
-	// LookPath finds programs the deployment runs (kubelogin); nil means exec.LookPath.
+	// LookPath finds programs the deployment runs (kubelogin); nil finds none.
 	LookPath func(string) (string, error)
+	// Env reads an environment variable (the provider's ARM_* settings,
+	// AZURE_FEDERATED_TOKEN_FILE); nil is an empty environment.
+	Env func(string) (string, bool)
 }
 
 // Deploy is the whole stack: it reads the configuration, resolves
 // everything that must be looked up, then builds the components and
 // exports the outputs. Nothing is registered unless the first two succeed.
 func Deploy(ctx *pulumi.Context) error {
-	_, err := DeployWith(ctx, Options{Sources: defaultSourceCache(), Preflight: azurePreflight})
+	_, err := DeployWith(ctx, productionOptions())
 	return err
+}
+
+// productionOptions is the real outside world: the process environment
+// and PATH, the Azure API and the user's clone cache.
+func productionOptions() Options {
+	return Options{Sources: defaultSourceCache(), Preflight: azurePreflight, LookPath: exec.LookPath, Env: os.LookupEnv}
 }
 
 // DeployWith is Deploy with explicit Options.
@@ -64,16 +69,20 @@ func DeployWith(ctx *pulumi.Context, opts Options) (*Deployment, error) {
 	for _, w := range warnings {
 		log.warn(w)
 	}
+	if opts.Env == nil {
+		opts.Env = func(string) (string, bool) { return "", false }
+	}
+	if opts.LookPath == nil {
+		opts.LookPath = func(file string) (string, error) { return "", &exec.Error{Name: file, Err: exec.ErrNotFound} }
+	}
 	res, err := resolve(ctx, cfg, opts, log)
 	if err != nil {
 		return nil, err
 	}
-	d, err := build(ctx, res)
-	if err != nil {
+	if err := build(ctx, res); err != nil {
 		return nil, err
 	}
-	d.Warnings = log.warnings
-	return d, nil
+	return &Deployment{Warnings: log.warnings}, nil
 }
 
 // userLog shows warnings to the user and keeps them for the caller.

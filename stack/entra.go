@@ -2,8 +2,6 @@ package stack
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/pulumi/pulumi-azuread/sdk/v5/go/azuread"
@@ -20,14 +18,11 @@ const azureCLIAppID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 // deploying principal and the configured groups, looked up before anything
 // is created. It also checks that kubelogin, which the program's own
 // Kubernetes provider runs, is installed.
-func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string, error)) (*infra.EntraAccess, error) {
+func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string, error), env func(string) (string, bool)) (*infra.EntraAccess, error) {
 	if cfg.ClusterAuth != ClusterAuthEntra {
 		return nil, nil
 	}
 	errs := &reader{}
-	if lookPath == nil {
-		lookPath = exec.LookPath
-	}
 	if _, err := lookPath("kubelogin"); err != nil {
 		errs.fail(keyClusterAuth, "is entra, which needs kubelogin on PATH to reach the cluster, but it was not found; install it "+
 			"(`az aks install-cli` installs kubectl and kubelogin) or use clusterAuth local")
@@ -45,7 +40,7 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 		// up granted: a colleague's or CI's later run neither replaces the
 		// grant (the first admin would lose access) nor shows a diff.
 		Admins:    []infra.Principal{{ObjectID: me.ObjectId, Type: kind, Label: "deployer", KeepFirst: true}},
-		LoginMode: infra.KubeloginMode(os.Getenv),
+		LoginMode: infra.KubeloginMode(func(name string) string { v, _ := env(name); return v }),
 	}
 	for _, a := range cfg.ClusterAdmins {
 		access.Admins = append(access.Admins, infra.Principal{ObjectID: a.ObjectID, Type: a.Type, Label: "id-" + a.ObjectID})

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
@@ -52,7 +51,7 @@ func resolve(ctx *pulumi.Context, cfg *Config, opts Options, log *userLog) (*res
 	r := &resolved{cfg: cfg, log: log, tenantID: client.TenantId, peerPodCIDR: cfg.PeerPodSubnetCIDR, nodeSubnetCIDR: cfg.ClusterSubnetCIDR,
 		identity: &stackIdentity{ctx: ctx, cfg: cfg}}
 	// The program's own Azure calls (preflight) use the provider's subscription.
-	r.subscriptionID, _ = azauth.Subscription(providerSetting(ctx), client.SubscriptionId)
+	r.subscriptionID, _ = azauth.Subscription(providerSetting(ctx, opts.Env), client.SubscriptionId)
 
 	if cfg.ResourceGroupName != "" {
 		if r.existingGroup, err = infra.LookupResourceGroup(ctx, cfg.ResourceGroupName); err != nil {
@@ -76,10 +75,10 @@ func resolve(ctx *pulumi.Context, cfg *Config, opts Options, log *userLog) (*res
 			return nil, err
 		}
 	}
-	if r.entra, err = entraAccess(ctx, cfg, opts.LookPath); err != nil {
+	if r.entra, err = entraAccess(ctx, cfg, opts.LookPath, opts.Env); err != nil {
 		return nil, err
 	}
-	if err := runPreflight(ctx, r, providerSetting(ctx), opts.Preflight); err != nil {
+	if err := runPreflight(ctx, r, providerSetting(ctx, opts.Env), opts.Preflight); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -131,11 +130,11 @@ func (r *resolved) placeInUserVNet(ctx *pulumi.Context) error {
 
 // providerSetting reads the azure-native provider's settings as the
 // provider does: its config keys, then the environment.
-func providerSetting(ctx *pulumi.Context) azauth.Lookup {
+func providerSetting(ctx *pulumi.Context, env func(string) (string, bool)) azauth.Lookup {
 	return func(name string) (string, bool) {
 		if strings.HasPrefix(name, "azure-native:") {
 			return ctx.GetConfig(name)
 		}
-		return os.LookupEnv(name)
+		return env(name)
 	}
 }

@@ -378,7 +378,7 @@ func TestAttestationBadInput(t *testing.T) {
 				cfg[k] = v
 			}
 			m := newMocks()
-			err := run(t, "snp", cfg, m, func(ctx *pulumi.Context) error { return stackDeploy(ctx) })
+			err := run(t, "snp", cfg, m, deploy(t))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want an error containing %q, got %v", tc.want, err)
 			}

@@ -97,6 +97,11 @@ func TestChartInstall(t *testing.T) {
 	if !dependsOn(second, first) {
 		t.Error("the second federated credential must wait for the first (409 on concurrent writes)")
 	}
+	for _, fic := range m.byType(tFederation) {
+		if !fic.RegisterRPC.GetDeleteBeforeReplace() {
+			t.Errorf("%s must be deleted before it is replaced: Azure refuses a second credential with its issuer and subject", fic.Name)
+		}
+	}
 
 	// Order: the chart after CAA's Azure rights and secret; the sample after the chart.
 	nginx := m.one(t, tDeployment, "nginx")
@@ -126,6 +131,11 @@ func TestChartOlderReleasesAndWebhook(t *testing.T) {
 	}
 	certManager := m.one(t, tChart, "caa-cert-manager")
 	expect(t, "cert-manager chart", str(t, certManager, "chart"), "oci://quay.io/jetstack/charts/cert-manager")
+	// Without its CRDs cert-manager runs but no Certificate can exist, so the
+	// webhook never gets its serving certificate.
+	if crds := prop(t, certManager, "values", "crds", "enabled"); !crds.IsBool() || !crds.BoolValue() {
+		t.Errorf("cert-manager must install its CRDs (crds.enabled true): %v", crds)
+	}
 	if !dependsOn(chart, certManager) || !prop(t, chart, "values", "webhook", "enabled").BoolValue() {
 		t.Error("with webhook true, cert-manager is installed first and the webhook enabled")
 	}

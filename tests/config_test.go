@@ -96,11 +96,22 @@ func TestRetiredSizeWarnsAndDeploys(t *testing.T) {
 	cfg := stackConfig(t, "tdx")
 	cfg["caa-azure:instanceSize"] = "Standard_DC2es_v5"
 	m := newMocks()
-	if err := run(t, "tdx", cfg, m, stack.Deploy); err != nil {
+	var warnings []string
+	err := run(t, "tdx", cfg, m, func(ctx *pulumi.Context) error {
+		d, err := stack.DeployWith(ctx, hermetic(t))
+		if d != nil {
+			warnings = d.Warnings
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatalf("a retired size is a warning, not an error: %v", err)
 	}
 	if len(m.byType(tCluster)) != 1 {
 		t.Fatal("the stack was not deployed")
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `"Standard_DC2es_v5" is a retired preview TDX size`) || !strings.Contains(warnings[0], "use Standard_DC2es_v6") {
+		t.Errorf("want one warning naming the retired size and its successor; got %q", warnings)
 	}
 }
 

@@ -108,7 +108,7 @@ func TestDeterministic(t *testing.T) {
 			case "attestation 0.22.0":
 				cfg = merge(merge(cfg, chartRelease), attestationOn(kvTrustee))
 			}
-			if err := run(t, s.stack, cfg, m, stack.Deploy); err != nil {
+			if err := run(t, s.stack, cfg, m, deploy(t)); err != nil {
 				t.Fatal(err)
 			}
 			rows := []string{}

@@ -109,7 +109,8 @@ func TestServicePrincipalMode(t *testing.T) {
 			}
 		}
 	}
-	m.one(t, tApplication, "caa-identity-app")
+	// docs/configuration.md tells users to find it by this name.
+	expect(t, "application name", str(t, m.one(t, tApplication, "caa-identity-app"), "displayName"), "caa-azure cloud-api-adaptor (caa-azure/snp)")
 	m.one(t, tSP, "caa-identity-sp")
 	pw := m.one(t, tPassword, "caa-identity-password")
 	expect(t, "lifetime", str(t, pw, "endDateRelative"), "2160h")

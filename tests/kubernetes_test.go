@@ -149,14 +149,14 @@ func TestKubernetesHalf(t *testing.T) {
 				roles = append(roles, m.one(t, tRoleAssignment, n))
 			}
 			azure := map[string]pulumi.MockResourceArgs{
-				"the CAA identity":                        m.one(t, tIdentity, "caa-identity"),
-				"the federated credential":                m.one(t, tFederation, "caa-identity-federation"),
-				"the peer-pod subnet":                     m.one(t, tSubnet, "network-peerpods"),
-				"the NAT gateway":                         m.one(t, tNat, "network-nat"),
-				"the VM Contributor role":                 roles[0],
-				"the Reader role":                         roles[1],
-				"the Network Contributor role assignment": roles[2],
-				"the pod VM resource group":               m.one(t, tResourceGroup, "network-podvms"),
+				"the CAA identity":                m.one(t, tIdentity, "caa-identity"),
+				"the federated credential":        m.one(t, tFederation, "caa-identity-federation"),
+				"the peer-pod subnet":             m.one(t, tSubnet, "network-peerpods"),
+				"the NAT gateway":                 m.one(t, tNat, "network-nat"),
+				"the VM Contributor role":         roles[0],
+				"the Reader role":                 roles[1],
+				"the subnet join role assignment": roles[2],
+				"the pod VM resource group":       m.one(t, tResourceGroup, "network-podvms"),
 			}
 			caaObjects := []pulumi.MockResourceArgs{cm, sa, ds, secret, sshSecret,
 				m.one(t, tClusterRole, "caa-node-viewer"), m.one(t, tCRB, "caa-node-viewer")}

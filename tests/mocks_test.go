@@ -355,5 +355,18 @@ func offlineCache(t testing.TB) *caa.SourceCache {
 	return &caa.SourceCache{Dir: t.TempDir(), Cloner: offlineCloner{}}
 }
 
-// stackDeploy is stack.Deploy; benchmarks call it through this seam.
-var stackDeploy = stack.Deploy
+// hermetic is the outside world every test deploys into: an empty
+// environment, no programs on PATH, no Azure preflight, and git that fails
+// like a machine without network. A deployer's ARM_*/AZURE_* variables or
+// an `az` on PATH cannot reach the program (TestTestsIgnoreTheMachine).
+func hermetic(t testing.TB) stack.Options {
+	return stack.Options{Sources: offlineCache(t)}
+}
+
+// deploy is the whole program, as main.go runs it, in the hermetic world.
+func deploy(t testing.TB) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		_, err := stack.DeployWith(ctx, hermetic(t))
+		return err
+	}
+}

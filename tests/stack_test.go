@@ -7,8 +7,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
-
-	"caa-azure/stack"
 )
 
 const (
@@ -34,12 +32,13 @@ const (
 // outputs holds the awaited stack exports of one run.
 type outputs map[string]internals.UnsafeAwaitOutputResult
 
-// deployAndExport runs stack.Deploy and awaits every export.
+// deployAndExport runs the program in the hermetic world and awaits every export.
 func deployAndExport(t testing.TB, stackName string, cfg map[string]string, m *mocks) outputs {
 	t.Helper()
 	got := outputs{}
+	program := deploy(t)
 	err := run(t, stackName, cfg, m, func(ctx *pulumi.Context) error {
-		if err := stack.Deploy(ctx); err != nil {
+		if err := program(ctx); err != nil {
 			return err
 		}
 		return awaitExports(ctx, got)

@@ -243,7 +243,7 @@ func TestRemovedSweepKeyIsRejected(t *testing.T) {
 	cfg := stackConfig(t, "snp")
 	cfg["caa-azure:sweepPodVms"] = "false"
 	m := newMocks()
-	err := run(t, "snp", cfg, m, stack.Deploy)
+	err := run(t, "snp", cfg, m, deploy(t))
 	if err == nil || !strings.Contains(err.Error(), "caa-azure:sweepPodVms: was removed") ||
 		!strings.Contains(err.Error(), "pulumi config rm caa-azure:sweepPodVms") {
 		t.Fatalf("want an error naming the removed key and how to remove it, got %v", err)

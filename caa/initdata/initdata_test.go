@@ -86,10 +86,19 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEncodeRefusesOversizeDocument: the budget is 48 KiB of base64 (Azure's
+// 64 KB userData less CAA's cloud-config around it), written out here
+// rather than read from MaxEncodedSize, so changing the constant fails.
 func TestEncodeRefusesOversizeDocument(t *testing.T) {
-	big := []byte(strings.Repeat("x", MaxEncodedSize))
-	if _, err := Encode(big, upstream.InitdataBase64); err == nil || !strings.Contains(err.Error(), "64 KB") {
-		t.Errorf("an initdata over the userData budget must be refused: %v", err)
+	const budget = 48 * 1024
+	// 36,864 bytes encode to exactly 49,152 base64 characters; 3 more to 49,156.
+	fits := []byte(strings.Repeat("x", budget/4*3))
+	if out, err := Encode(fits, upstream.InitdataBase64); err != nil || len(out) != budget {
+		t.Errorf("an initdata of exactly %d encoded bytes must be accepted: %d, %v", budget, len(out), err)
+	}
+	over := []byte(strings.Repeat("x", budget/4*3+3))
+	if _, err := Encode(over, upstream.InitdataBase64); err == nil || !strings.Contains(err.Error(), "64 KB") {
+		t.Errorf("an initdata of %d encoded bytes is over the userData budget and must be refused: %v", budget+4, err)
 	}
 }
 

@@ -15,8 +15,8 @@ type ImageRef struct {
 // or "repo:tag@sha256:…" (a registry port is not a tag).
 func SplitImage(image string) ImageRef {
 	var r ImageRef
-	if i := strings.Index(image, "@"); i >= 0 {
-		image, r.Digest = image[:i], image[i+1:]
+	if name, digest, ok := strings.Cut(image, "@"); ok {
+		image, r.Digest = name, digest
 	}
 	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
 		image, r.Tag = image[:i], image[i+1:]
@@ -36,8 +36,8 @@ func (r ImageRef) WithTag(tag string) ImageRef {
 		return r
 	}
 	r.Tag, r.Digest = tag, ""
-	if i := strings.Index(tag, "@"); i >= 0 {
-		r.Tag, r.Digest = tag[:i], tag[i+1:]
+	if t, digest, ok := strings.Cut(tag, "@"); ok {
+		r.Tag, r.Digest = t, digest
 	}
 	return r
 }

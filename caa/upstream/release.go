@@ -6,7 +6,9 @@ package upstream
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -236,27 +238,15 @@ func (r Release) ImageRef() ImageRef {
 	return SplitImage(r.Image).WithTag(r.Tag)
 }
 
-// semverAtLeast compares two x.y.z versions.
+// semverAtLeast compares two x.y.z versions; each part is read up to its
+// first non-digit ("1-rc1" is 1).
 func semverAtLeast(v, min string) bool {
-	parse := func(s string) [3]int {
-		var out [3]int
+	parse := func(s string) []int {
+		out := make([]int, 3)
 		for i, p := range strings.SplitN(strings.TrimPrefix(s, "v"), ".", 3) {
-			n := 0
-			for _, r := range p {
-				if r < '0' || r > '9' {
-					break
-				}
-				n = n*10 + int(r-'0')
-			}
-			out[i] = n
+			out[i], _ = strconv.Atoi(p[:len(p)-len(strings.TrimLeft(p, "0123456789"))])
 		}
 		return out
 	}
-	a, b := parse(v), parse(min)
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] > b[i]
-		}
-	}
-	return true
+	return slices.Compare(parse(v), parse(min)) >= 0
 }

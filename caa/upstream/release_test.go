@@ -22,6 +22,11 @@ func TestResolveKnownRelease(t *testing.T) {
 	if r.ImageRef().String() != "localhost:5000/caa:mine" {
 		t.Errorf("an image with its own tag must be used as is: %s", r.ImageRef().String())
 	}
+	// An image pinned by digest alone gets no tag of the release's.
+	r, _ = ResolveRelease("0.10.0", ReleaseOverrides{Image: "example.com/caa@sha256:" + strings.Repeat("c", 64)})
+	if r.ImageRef().String() != "example.com/caa@sha256:"+strings.Repeat("c", 64) {
+		t.Errorf("an image with its own digest must be used as is: %s", r.ImageRef().String())
+	}
 	r, _ = ResolveRelease("0.10.0", ReleaseOverrides{Tag: "sha256:" + strings.Repeat("a", 64)})
 	if r.ImageRef().String() != DefaultImage+"@sha256:"+strings.Repeat("a", 64) {
 		t.Errorf("digest tag: %s", r.ImageRef().String())
@@ -82,8 +87,16 @@ func TestReleaseTable(t *testing.T) {
 			t.Errorf("%s: chart workload-identity support misjudged", v)
 		}
 	}
-	if !semverAtLeast("0.21.1", "0.21.0") || semverAtLeast("0.9.9", "0.10.0") || !semverAtLeast("v1.0.0", "0.22.0") {
-		t.Error("semverAtLeast compares numerically")
+	for _, c := range []struct {
+		v, min string
+		want   bool
+	}{
+		{"0.21.1", "0.21.0", true}, {"0.21.0", "0.21.0", true}, {"0.20.9", "0.21.0", false},
+		{"0.9.9", "0.10.0", false}, {"v1.0.0", "0.22.0", true}, {"0.18.0-rc1", "0.18.0", true}, {"0.17.99", "0.18.0", false},
+	} {
+		if got := semverAtLeast(c.v, c.min); got != c.want {
+			t.Errorf("semverAtLeast(%q, %q) = %v, want %v", c.v, c.min, got, c.want)
+		}
 	}
 }
 

@@ -22,8 +22,6 @@ const (
 	maxNodeResourceGroupName = 80
 	maxClusterName           = 63
 	maxVirtualNetworkName    = 64
-	maxNetworkResourceName   = 80 // NAT gateway, public IP, subnet
-	maxIdentityName          = 128
 	maxDNSPrefix             = 54
 	maxAdminUsername         = 32
 )
@@ -115,10 +113,7 @@ func init() {
 // ending with a letter or digit.
 func DNSPrefix(clusterName string) string {
 	p := nonDNS.ReplaceAllString(clusterName, "-")
-	if len(p) > maxDNSPrefix {
-		p = p[:maxDNSPrefix]
-	}
-	p = strings.Trim(p, "-")
+	p = strings.Trim(p[:min(len(p), maxDNSPrefix)], "-")
 	if p == "" {
 		return "caa"
 	}
@@ -151,10 +146,7 @@ const NodeSubnetName = "nodes"
 // that several stacks can share one existing VNet.
 func PeerPodSubnetName(stack string) string {
 	n := "caa-peerpods-" + stack
-	if len(n) > maxSubnetName {
-		n = n[:maxSubnetName]
-	}
-	return strings.TrimRight(n, ".")
+	return strings.TrimRight(n[:min(len(n), maxSubnetName)], ".")
 }
 
 var subnetNamePattern = regexp.MustCompile(`^[A-Za-z0-9]([-\w.]*[\w])?$`)

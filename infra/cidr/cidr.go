@@ -26,8 +26,9 @@ func NextNetwork(p netip.Prefix) (netip.Prefix, error) {
 	a := p.Addr().As4()
 	start := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	size := uint32(1) << (32 - bits)
+	// start is a multiple of size, so the sum overflows only to exactly 0.
 	next := start + size
-	if next < start || next == 0 {
+	if next == 0 {
 		return netip.Prefix{}, fmt.Errorf("%v is the last /%d network; there is no next network of the same size", p, bits)
 	}
 	addr := netip.AddrFrom4([4]byte{byte(next >> 24), byte(next >> 16), byte(next >> 8), byte(next)})
