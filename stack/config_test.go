@@ -247,11 +247,7 @@ func FuzzParseSSHPublicKey(f *testing.F) {
 func TestParseRejects(t *testing.T) {
 	edKey := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJBc2hOi+oFGebvc4upCKKenM8Mknb4uYGIXGG4Jbg8 ed"
 	caaDir := "../tests/fixtures/cloud-api-adaptor/src/cloud-api-adaptor"
-	cases := []struct {
-		name        string
-		set         map[string]string
-		key, detail string
-	}{
+	cases := []rejectCase{
 		{"unknown tee", map[string]string{"caa-azure:tee": "sgx"}, "caa-azure:tee", `"sgx"`},
 		{"no tee", map[string]string{"caa-azure:tee": ""}, "caa-azure:tee", "is not set"},
 		{"snp with intel size", map[string]string{"caa-azure:instanceSize": "Standard_DC2es_v6"}, "caa-azure:instanceSize", "AMD SEV-SNP"},
@@ -357,6 +353,22 @@ func TestParseRejects(t *testing.T) {
 		{"attestation on an unknown release", map[string]string{"caa-azure:attestation": "true", "caa-azure:caaVersion": "0.30.0",
 			"caa-azure:caaTag": "x", "caa-azure:podVmImageId": "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/g/providers/Microsoft.Compute/images/mine", "caa-azure:chartVersion": "0.9.0"}, "caa-azure:attestation", "no trustee pin"},
 	}
+	expectRejected(t, cases)
+}
+
+// rejectCase is a configuration Parse must refuse: its error names key
+// and says detail.
+type rejectCase struct {
+	name        string
+	set         map[string]string
+	key, detail string
+}
+
+// expectRejected parses each case on top of a good configuration and
+// checks the error: it names the key, says the detail, and tells the user
+// that the run changed nothing.
+func expectRejected(t *testing.T, cases []rejectCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := goodConfig(t)

@@ -30,11 +30,7 @@ func TestParseRejectsWhatAzureRejectsLate(t *testing.T) {
 		}
 		return out
 	}
-	cases := []struct {
-		name        string
-		set         map[string]string
-		key, detail string
-	}{
+	cases := []rejectCase{
 		{"50 tags and the stack's own", map[string]string{"caa-azure:tags": manyTags(50)}, "caa-azure:tags", "that makes 51, but Azure allows 50 on a resource, so set at most 49"},
 		{"50 pod VM tags and the stack's own", map[string]string{"caa-azure:podVmTags": manyTags(50)}, "caa-azure:podVmTags", "so set at most 49"},
 		{"300-character tag value", map[string]string{"caa-azure:tags": `{"note":"` + long + `"}`}, "caa-azure:tags", "300-character value; Azure allows at most 256"},
@@ -64,21 +60,7 @@ func TestParseRejectsWhatAzureRejectsLate(t *testing.T) {
 		{"peer-pod advice", map[string]string{"caa-azure:nodeCount": "2", "caa-azure:peerpodSubnetCidr": "10.225.0.0/28"},
 			"caa-azure:peerpodSubnetCidr", "use a /27 or larger such as 10.225.0.0/27"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := goodConfig(t)
-			for k, v := range c.set {
-				cfg[k] = v
-			}
-			_, _, err := parse(cfg)
-			if err == nil {
-				t.Fatalf("accepted; want an error naming %s", c.key)
-			}
-			if msg := err.Error(); !strings.Contains(msg, c.key+": ") || !strings.Contains(msg, c.detail) {
-				t.Errorf("error does not name %s with %q:\n%s", c.key, c.detail, msg)
-			}
-		})
-	}
+	expectRejected(t, cases)
 }
 
 // TestParseAcceptsAtTheLimits: the edges of each limit pass, so a limit
