@@ -238,7 +238,6 @@ func (r *CAARelease) installChart(ctx *pulumi.Context, name string, args *CAARel
 	if err != nil {
 		return fmt.Errorf("installing the peerpods chart: %w", err)
 	}
-	r.Chart = release
 	r.CAA = append(r.CAA, namespace, secret, release)
 	return nil
 }

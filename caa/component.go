@@ -5,10 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"caa-azure/caa/upstream"
 )
 
 // CAAReleaseArgs configures the Kubernetes half of the guide.
@@ -46,17 +43,12 @@ type CAARelease struct {
 
 	// RuntimeClass is the runtime class peer pods use, once it exists.
 	RuntimeClass pulumi.StringOutput `pulumi:"runtimeClass"`
-	// InstallMethod says how CAA was installed.
-	InstallMethod pulumi.StringOutput `pulumi:"installMethod"`
 
-	// Operator and CcRuntime are set on the operator path.
-	Operator  []pulumi.Resource
+	// CcRuntime is set on the operator path.
 	CcRuntime pulumi.Resource
 	// CAA holds what CAA runs from: the overlay's objects, or the chart and
 	// what it needs.
 	CAA []pulumi.Resource
-	// Chart is the peerpods chart on the chart path.
-	Chart *helmv4.Chart
 }
 
 // Dependencies are what a peer-pod workload must wait for, so that destroy
@@ -103,7 +95,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 		}); err != nil {
 			return nil, err
 		}
-		return r, r.finish(ctx, upstream.InstallChart)
+		return r, r.finish(ctx)
 	}
 
 	// The namespace and CRDs come first: every other operator object lives
@@ -128,7 +120,6 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 			operator = append(operator, res)
 		}
 	}
-	r.Operator = operator
 
 	// Depending on the whole operator means the CcRuntime is deleted while
 	// the operator still runs: its finalizer needs the operator.
@@ -182,7 +173,7 @@ func NewCAARelease(ctx *pulumi.Context, name string, args *CAAReleaseArgs, opts 
 		caa = append(caa, res)
 	}
 	r.CAA = caa
-	return r, r.finish(ctx, upstream.InstallOperator)
+	return r, r.finish(ctx)
 }
 
 // registerObject registers a rendered object as a child of parent, named
@@ -199,17 +190,15 @@ func registerObject(ctx *pulumi.Context, parent pulumi.Resource, component strin
 
 // finish sets the outputs: the runtime class is known once what installs
 // it (the CcRuntime, or the chart's kata-deploy) is ready.
-func (r *CAARelease) finish(ctx *pulumi.Context, method string) error {
+func (r *CAARelease) finish(ctx *pulumi.Context) error {
 	deps := r.Dependencies()
 	urns := make([]any, len(deps))
 	for i, d := range deps {
 		urns[i] = d.URN()
 	}
 	r.RuntimeClass = pulumi.All(urns...).ApplyT(func([]any) string { return RuntimeClass }).(pulumi.StringOutput)
-	r.InstallMethod = pulumi.String(method).ToStringOutput()
 	return ctx.RegisterResourceOutputs(r, pulumi.Map{
-		"runtimeClass":  r.RuntimeClass,
-		"installMethod": r.InstallMethod,
+		"runtimeClass": r.RuntimeClass,
 	})
 }
 

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -127,14 +128,14 @@ func PlacePeerPodSubnet(pl Placement) (netip.Prefix, []PlacementProblem) {
 	}
 	peer := pl.Requested
 	if !peer.IsValid() {
-		next, err := cidr.NextNetwork(nodePrefixes[0])
-		if err != nil {
-			add(AboutPeerPodSubnet, "cannot be derived from the node subnet %v: %v; set it explicitly", nodePrefixes[0], err)
+		next, err := cidr.NextPrivateNetwork(nodePrefixes[0])
+		switch {
+		case errors.Is(err, cidr.ErrNextIsPublic):
+			add(AboutPeerPodSubnet, "%v (the node subnet); set peerpodSubnetCidr to a free private range (RFC 1918 or RFC 6598) "+
+				"of the VNet", err)
 			return netip.Prefix{}, problems
-		}
-		if !cidr.IsPrivate(next) {
-			add(AboutPeerPodSubnet, "would be %v, the network after the node subnet %v, which is public address space; "+
-				"set peerpodSubnetCidr to a free private range (RFC 1918 or RFC 6598) of the VNet", next, nodePrefixes[0])
+		case err != nil:
+			add(AboutPeerPodSubnet, "cannot be derived from the node subnet %v: %v; set it explicitly", nodePrefixes[0], err)
 			return netip.Prefix{}, problems
 		}
 		peer = next

@@ -5,6 +5,7 @@ package stack
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -407,14 +408,14 @@ func parseNetwork(c *Config, r *reader) {
 	if raw := r.str(keyPeerPodSubnetCIDR); raw != "" {
 		c.PeerPodSubnetCIDR = parseCIDR(keyPeerPodSubnetCIDR, raw)
 	} else if c.VNetSubnet == nil && c.ClusterSubnetCIDR.IsValid() {
-		next, err := cidr.NextNetwork(c.ClusterSubnetCIDR)
+		next, err := cidr.NextPrivateNetwork(c.ClusterSubnetCIDR)
 		switch {
+		case errors.Is(err, cidr.ErrNextIsPublic):
+			r.fail(keyPeerPodSubnetCIDR, "%v (clusterSubnetCidr); set peerpodSubnetCidr to a private range (RFC 1918 or RFC 6598) "+
+				"such as 10.225.0.0/16", err)
+			rangesOK = false
 		case err != nil:
 			r.fail(keyPeerPodSubnetCIDR, "cannot be derived from clusterSubnetCidr: %v; set it explicitly", err)
-			rangesOK = false
-		case !cidr.IsPrivate(next):
-			r.fail(keyPeerPodSubnetCIDR, "would be %v, the network after clusterSubnetCidr %v, which is public address space; "+
-				"set peerpodSubnetCidr to a private range (RFC 1918 or RFC 6598) such as 10.225.0.0/16", next, c.ClusterSubnetCIDR)
 			rangesOK = false
 		default:
 			c.PeerPodSubnetCIDR = next

@@ -49,7 +49,7 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 		g, err := azuread.LookupGroup(ctx, &azuread.LookupGroupArgs{DisplayName: &name})
 		if err != nil || g == nil || g.ObjectId == "" {
 			errs.fail(keyClusterAdminGroups, "Entra group %q was not found (%v); check the display name with "+
-				"`az ad group show --group %q`", name, firstErrorLine(err), name)
+				"`az ad group show --group %q`", name, firstLine(err), name)
 			continue
 		}
 		access.Admins = append(access.Admins, infra.Principal{ObjectID: g.ObjectId, Type: "Group", Label: adminGroupLabel(name)})
@@ -60,13 +60,12 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 	return access, nil
 }
 
-func firstErrorLine(err error) string {
+// firstLine is an error's first line ("no such group" without one): Entra
+// errors carry a long trace after it.
+func firstLine(err error) string {
 	if err == nil {
 		return "no such group"
 	}
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }

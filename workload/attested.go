@@ -122,7 +122,7 @@ func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArg
 				// Deleted on its own (sample or attestation turned off), the
 				// delete returns once its pod, and any pod VM, is gone; the
 				// API's default for Jobs would orphan the pod.
-				"pulumi.com/deletionPropagationPolicy": pulumi.String("foreground"),
+				deletionPropagation: pulumi.String("foreground"),
 			},
 		},
 		Spec: &batchv1.JobSpecArgs{

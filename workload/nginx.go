@@ -13,6 +13,12 @@ import (
 // after Azure has created and booted its VM.
 const ReadyTimeout = "20m"
 
+// deletionPropagation is pulumi-kubernetes' annotation that, set to
+// "foreground", makes a delete return only once the object's pods (and so
+// their pod VMs) are gone. The caa package sets it on CAA; this package
+// depends on no other of the program's, so it names the key itself.
+const deletionPropagation = "pulumi.com/deletionPropagationPolicy"
+
 // NginxSampleArgs configures the guide's sample workload.
 type NginxSampleArgs struct {
 	Image    pulumi.StringInput
@@ -53,12 +59,10 @@ func NewNginxSample(ctx *pulumi.Context, name string, args *NginxSampleArgs, opt
 	labels := pulumi.StringMap{"app": pulumi.String("nginx")}
 	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String("nginx"),
-			Namespace: pulumi.String("default"),
-			Labels:    labels,
-			Annotations: pulumi.StringMap{
-				"pulumi.com/deletionPropagationPolicy": pulumi.String("foreground"),
-			},
+			Name:        pulumi.String("nginx"),
+			Namespace:   pulumi.String("default"),
+			Labels:      labels,
+			Annotations: pulumi.StringMap{deletionPropagation: pulumi.String("foreground")},
 		},
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: args.Replicas,

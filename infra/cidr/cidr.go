@@ -4,6 +4,7 @@
 package cidr
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -166,4 +167,22 @@ func SmallestHolding(n int) int {
 		}
 	}
 	return 0
+}
+
+// ErrNextIsPublic is NextPrivateNetwork's error when the next network
+// leaves private space (10.255.0.0/16 is followed by 11.0.0.0/16).
+var ErrNextIsPublic = errors.New("which is public address space")
+
+// NextPrivateNetwork is the derived peer-pod subnet: NextNetwork, refused
+// with ErrNextIsPublic (and the network it would be) when that is not
+// private, since a VNet range there would shadow public addresses.
+func NextPrivateNetwork(p netip.Prefix) (netip.Prefix, error) {
+	next, err := NextNetwork(p)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if !IsPrivate(next) {
+		return next, fmt.Errorf("would be %v, the network after %v, %w", next, p, ErrNextIsPublic)
+	}
+	return next, nil
 }

@@ -1,6 +1,7 @@
 package cidr
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -156,5 +157,23 @@ func TestAssignable(t *testing.T) {
 		if got := SmallestHolding(n); got != want {
 			t.Errorf("SmallestHolding(%d) = /%d, want /%d", n, got, want)
 		}
+	}
+}
+
+func TestNextPrivateNetwork(t *testing.T) {
+	for in, want := range map[string]string{"10.224.0.0/16": "10.225.0.0/16", "172.16.0.0/24": "172.16.1.0/24", "100.64.0.0/11": "100.96.0.0/11"} {
+		got, err := NextPrivateNetwork(netip.MustParsePrefix(in))
+		if err != nil || got.String() != want {
+			t.Errorf("%s: %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for in, next := range map[string]string{"10.255.0.0/16": "11.0.0.0/16", "192.168.255.0/24": "192.169.0.0/24", "100.96.0.0/11": "100.128.0.0/11"} {
+		got, err := NextPrivateNetwork(netip.MustParsePrefix(in))
+		if !errors.Is(err, ErrNextIsPublic) || got.String() != next || !strings.Contains(err.Error(), "would be "+next+", the network after "+in) {
+			t.Errorf("%s: %v, %v; want ErrNextIsPublic naming %s", in, got, err, next)
+		}
+	}
+	if _, err := NextPrivateNetwork(netip.MustParsePrefix("255.255.255.0/24")); err == nil || errors.Is(err, ErrNextIsPublic) {
+		t.Errorf("the last network has no next one: %v", err)
 	}
 }

@@ -47,10 +47,12 @@ func NewAzureCloud(ctx context.Context, subscriptionID string, settings azauth.S
 	tokenCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := azauth.Token(tokenCtx, cred); err != nil {
+		// SDK sign-in errors carry a long trace after their first line.
+		first, _, _ := strings.Cut(err.Error(), "\n")
 		if kind == azauth.AzureCLI {
-			return nil, fmt.Errorf("%w: %v", ErrNoCredentials, firstLine(err.Error()))
+			return nil, fmt.Errorf("%w: %v", ErrNoCredentials, first)
 		}
-		return nil, fmt.Errorf("signing in with the %s failed: %v", kind, firstLine(err.Error()))
+		return nil, fmt.Errorf("signing in with the %s failed: %v", kind, first)
 	}
 	a := &AzureCloud{subscriptionID: subscriptionID}
 	if a.skus, err = armcompute.NewResourceSKUsClient(subscriptionID, cred, nil); err != nil {
@@ -75,13 +77,6 @@ func NewAzureCloud(ctx context.Context, subscriptionID string, settings azauth.S
 		return nil, err
 	}
 	return a, nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // SKUs lists the VM sizes of a region with their restrictions.
