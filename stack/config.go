@@ -207,6 +207,9 @@ type ConfigError struct {
 	Problems []string
 	// Deployed says the stack's cluster exists from an earlier run.
 	Deployed bool
+	// FromAzure says the problems are what preflight found in Azure
+	// (quota, sizes, rights, the image), not values to correct.
+	FromAzure bool
 }
 
 func (e *ConfigError) Error() string {
@@ -216,6 +219,12 @@ func (e *ConfigError) Error() string {
 	outcome := "this run changed nothing"
 	if e.Deployed {
 		outcome += "; what earlier runs created is still there, untouched"
+	}
+	if e.FromAzure {
+		return "Azure cannot take this stack as configured (preflight checks); " + outcome + ":\n  - " +
+			strings.Join(e.Problems, "\n  - ") + "\nrequest the quota (portal: Subscriptions → Usage + quotas) or the role at the " +
+			"scope each line names, or change the setting it names; set caa-azure:preflight warn to deploy anyway " +
+			"(docs/operations.md, Preflight checks)"
 	}
 	return "invalid configuration; " + outcome + ":\n  - " + strings.Join(e.Problems, "\n  - ") +
 		"\nset a value with `pulumi config set <key> <value>` (every key is in docs/configuration.md)"

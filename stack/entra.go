@@ -29,7 +29,8 @@ func entraAccess(ctx *pulumi.Context, cfg *Config, lookPath func(string) (string
 	}
 	me, err := azuread.GetClientConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the deploying principal from Entra ID: %w", err)
+		return nil, fmt.Errorf("reading the deploying principal from Entra ID (clusterAuth entra grants it cluster admin): %w; "+
+			"check that the azuread provider is signed in (`az login`, or the ARM_* variables) and may read its own principal", err)
 	}
 	kind := "ServicePrincipal"
 	if me.ClientId == azureCLIAppID {

@@ -21,6 +21,10 @@ const (
 	PreflightOff   = "off"
 )
 
+// SubscriptionRights is what a preflight finding about the deployer's
+// rights on the subscription names instead of a configuration key.
+const SubscriptionRights = "your Azure rights"
+
 // preflightTimeout bounds all checks together.
 const preflightTimeout = 30 * time.Second
 
@@ -81,19 +85,22 @@ func preflightRequest(cfg *Config, subscriptionID string, tag preflight.Tag) pre
 		req.Sizes = append(req.Sizes, preflight.SizeNeed{Key: qualify(keyInstanceSizes), Size: s, PodVMs: true})
 	}
 	subscription := "/subscriptions/" + subscriptionID
+	// A right the stack needs on the subscription is no setting's fault:
+	// such findings name the rights, not a key the user never set.
+	subscriptionKey := SubscriptionRights
 	// The pod VM group is always new, so creating it and granting CAA its
 	// roles there are checked where they land: the subscription.
 	req.Permissions = append(req.Permissions,
-		preflight.PermissionNeed{Key: qualify(keyResourceGroupName), Scope: subscription,
+		preflight.PermissionNeed{Key: subscriptionKey, Scope: subscription,
 			Action: preflight.WriteResourceGroup, Why: "the pod VM resource group needs"},
-		preflight.PermissionNeed{Key: qualify(keyResourceGroupName), Scope: subscription,
+		preflight.PermissionNeed{Key: subscriptionKey, Scope: subscription,
 			Action: preflight.WriteRoleAssignment, Why: "the CAA identity's role assignments on the pod VM group need"})
 	// The subnet join role is defined in the VNet's group and granted on
 	// its subnets: the user's group, or ours (which preflight cannot see
 	// before it exists, so the subscription).
-	vnetKey, vnetScope := qualify(keyResourceGroupName), subscription
+	vnetKey, vnetScope := subscriptionKey, subscription
 	if cfg.ResourceGroupName != "" {
-		vnetScope = subscription + "/resourceGroups/" + cfg.ResourceGroupName
+		vnetKey, vnetScope = qualify(keyResourceGroupName), subscription+"/resourceGroups/"+cfg.ResourceGroupName
 	}
 	if cfg.VNetSubnet != nil {
 		vnetKey, vnetScope = qualify(keyVNetSubnetID), subscription+"/resourceGroups/"+cfg.VNetSubnet.ResourceGroup
@@ -137,7 +144,8 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 		msg := fmt.Sprintf("preflight checks skipped: %v. Nothing about sizes, quota, the pod VM image or permissions was checked; "+
 			"log in with `az login` to run them, or set caa-azure:preflight off to silence this", err)
 		if !errors.Is(err, preflight.ErrNoCredentials) {
-			msg = fmt.Sprintf("preflight checks could not start (%v); nothing was checked", err)
+			msg = fmt.Sprintf("preflight checks could not start (%v); nothing was checked. Check the credentials the "+
+				"azure-native provider uses (`az account show`, or the ARM_* variables), or set caa-azure:preflight off to silence this", err)
 		}
 		r.log.warn(msg)
 		return nil
@@ -153,7 +161,6 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 	}
 	_ = ctx.Log.Info(fmt.Sprintf("preflight checks took %v", time.Since(start).Round(time.Millisecond)), nil)
 	if len(errs) > 0 {
-		errs = append(errs, "these come from the preflight checks against Azure; set caa-azure:preflight warn to deploy anyway")
 		// Worded for what is there: after a first successful up the
 		// cluster exists, and the error says its resources are untouched.
 		deployed := false
@@ -161,7 +168,7 @@ func runPreflight(ctx *pulumi.Context, r *resolved, settings azauth.Lookup, open
 			fp, ferr := cloud.Footprint(ctx.Context(), tag)
 			deployed = ferr == nil && fp.Cluster != ""
 		}
-		return &ConfigError{Problems: errs, Deployed: deployed}
+		return &ConfigError{Problems: errs, Deployed: deployed, FromAzure: true}
 	}
 	return nil
 }

@@ -80,12 +80,13 @@ func TestPreflightErrorStopsBeforeAnything(t *testing.T) {
 		"caa-azure:instanceSize: Standard_DC2as_v5 is not offered in eastus",
 		"caa-azure:nodeVmSize: the standardFSv2Family quota in eastus has 0 of 10 vCPUs free",
 		"caa-azure:podVmImageId: image /CommunityGalleries/",
-		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Authorization/roleAssignments/write",
+		"your Azure rights: the deploying identity may not Microsoft.Authorization/roleAssignments/write",
 		"caa-azure:grantVmSizeRead: the deploying identity may not Microsoft.Authorization/roleDefinitions/write",
 		"grantVmSizeRead false); ask for Owner or User Access Administrator there",
 		"Microsoft.Authorization/roleDefinitions/write on /subscriptions/" + subscriptionID + ", which the subnet join role",
-		"caa-azure:resourceGroupName: the deploying identity may not Microsoft.Resources/subscriptions/resourceGroups/write on /subscriptions/" + subscriptionID,
-		"this run changed nothing:",
+		"your Azure rights: the deploying identity may not Microsoft.Resources/subscriptions/resourceGroups/write on /subscriptions/" + subscriptionID,
+		"Azure cannot take this stack as configured (preflight checks); this run changed nothing:",
+		"request the quota (portal: Subscriptions → Usage + quotas) or the role at the scope each line names",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -120,7 +120,7 @@ func TestPreflightRightsWhereTheyLand(t *testing.T) {
 		// want is the key and scope the error names; "" means the run passes.
 		want string
 	}{
-		"own group: role definition in the subscription": {nil, []string{preflight.WriteRoleDefinition + " " + sub}, "caa-azure:resourceGroupName"},
+		"own group: role definition in the subscription": {nil, []string{preflight.WriteRoleDefinition + " " + sub}, stack.SubscriptionRights},
 		"user's group: role definition there":            {inUserGroup, []string{preflight.WriteRoleDefinition + " " + userGroup}, "caa-azure:resourceGroupName"},
 		"user's group: no role definition elsewhere":     {inUserGroup, []string{preflight.WriteRoleDefinition + " " + sub}, ""},
 		"user's subnet: role definition in its group":    {inUserSubnet, []string{preflight.WriteRoleDefinition + " " + vnetGroup}, "caa-azure:vnetSubnetId"},
