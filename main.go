@@ -3,11 +3,19 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"caa-azure/stack"
 )
 
 func main() {
+	// Run by hand, pulumi.Run exits 32 and prints nothing.
+	if err := stack.LaunchedByPulumi(os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	pulumi.Run(stack.Deploy)
 }

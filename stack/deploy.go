@@ -95,3 +95,13 @@ func (l *userLog) warn(msg string) {
 	l.warnings = append(l.warnings, msg)
 	_ = l.ctx.Log.Warn(msg, nil)
 }
+
+// LaunchedByPulumi explains, when the engine did not start the program (it
+// passes the address of its resource monitor), how to run it.
+func LaunchedByPulumi(env func(string) (string, bool)) error {
+	if v, ok := env(pulumi.EnvMonitor); ok && v != "" {
+		return nil
+	}
+	return fmt.Errorf("caa-azure is a Pulumi program: run it through Pulumi, in this directory, with `pulumi preview` or " +
+		"`pulumi up` (README.md, Deploy); run by hand it has no Pulumi engine to talk to")
+}

@@ -71,3 +71,18 @@ func TestStaleBinaryStops(t *testing.T) {
 		t.Errorf("a binary built without the Makefile is not checked: %v", err)
 	}
 }
+
+func TestLaunchedByPulumi(t *testing.T) {
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	if err := LaunchedByPulumi(env(map[string]string{"PULUMI_MONITOR": "127.0.0.1:1234"})); err != nil {
+		t.Errorf("started by the engine: %v", err)
+	}
+	for _, vars := range []map[string]string{{}, {"PULUMI_MONITOR": ""}} {
+		err := LaunchedByPulumi(env(vars))
+		if err == nil || !strings.Contains(err.Error(), "pulumi up") {
+			t.Errorf("run by hand with %v: %v, want how to run it", vars, err)
+		}
+	}
+}
