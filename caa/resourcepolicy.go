@@ -1,8 +1,6 @@
 package caa
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"regexp"
@@ -66,9 +64,9 @@ allow if {
 // Where the pinned KBS reads its resource policy, and where the program
 // puts it.
 const (
-	// ResourcePolicyConfigMap holds the policy (key resourcePolicyFile).
+	// ResourcePolicyConfigMap holds the policy (key ResourcePolicyFile).
 	ResourcePolicyConfigMap = "kbs-resource-policy"
-	resourcePolicyFile      = "policy.rego"
+	ResourcePolicyFile      = "policy.rego"
 	// resourcePolicyDir is the file store's policy directory: up to
 	// trustee v0.18.0 the KBS reads [policy_engine] policy_path, which
 	// the program sets (at v0.11.0 the tree copies its policy to /opa/...
@@ -93,14 +91,15 @@ func ResourcePolicyPath(storage string) string {
 	if storage == StorageKV {
 		return kvResourcePolicy
 	}
-	return resourcePolicyDir + "/" + resourcePolicyFile
+	return resourcePolicyDir + "/" + ResourcePolicyFile
 }
 
-// installResourcePolicy makes policy the KBS's resource policy: a ConfigMap
-// of ours, mounted where that release reads it, the tree's policy
-// ConfigMap and the init container that copies it removed (nothing would
-// read them), and the policy's digest on the pod template.
-func installResourcePolicy(objs []Object, m *TrusteeManifests, dep, kbsConfig Object, policy string) ([]Object, error) {
+// installResourcePolicy makes a ConfigMap of ours the KBS's resource policy,
+// mounted where that release reads it, and removes the tree's policy
+// ConfigMap and the init container that copies it (nothing would read
+// them). The component fills the ConfigMap and puts the policy's digest on
+// the pod template.
+func installResourcePolicy(objs []Object, m *TrusteeManifests, dep, kbsConfig Object) ([]Object, error) {
 	var kbs map[string]any
 	for _, c := range Containers(dep) {
 		if c["name"] == KBSName {
@@ -145,19 +144,17 @@ func installResourcePolicy(objs []Object, m *TrusteeManifests, dep, kbsConfig Ob
 
 	mount := map[string]any{"name": ResourcePolicyConfigMap, "mountPath": resourcePolicyDir, "readOnly": true}
 	if m.Storage == StorageKV {
-		mount = map[string]any{"name": ResourcePolicyConfigMap, "mountPath": kvResourcePolicy, "subPath": resourcePolicyFile, "readOnly": true}
+		mount = map[string]any{"name": ResourcePolicyConfigMap, "mountPath": kvResourcePolicy, "subPath": ResourcePolicyFile, "readOnly": true}
 	} else if err := setPolicyPath(kbsConfig); err != nil {
 		return nil, err
 	}
 	kbs["volumeMounts"] = append(asAnyList(kbs["volumeMounts"]), mount)
-	sum := sha256.Sum256([]byte(policy))
-	mapAt(dep, "spec", "template", "metadata", "annotations")[ResourcePolicyAnnotation] = hex.EncodeToString(sum[:])
-
+	m.ResourcePolicy = ResourcePolicyConfigMap
 	out = append(out, Object{
 		"apiVersion": "v1",
 		"kind":       "ConfigMap",
 		"metadata":   map[string]any{"name": ResourcePolicyConfigMap, "namespace": TrusteeNamespace},
-		"data":       map[string]any{resourcePolicyFile: policy},
+		"data":       map[string]any{ResourcePolicyFile: placeholder},
 	})
 	return out, nil
 }
@@ -178,7 +175,7 @@ func setPolicyPath(cm Object) error {
 			kbsConfigFile, probe.PolicyEngine)
 	}
 	data[kbsConfigFile] = strings.TrimRight(text, "\n") + "\n\n# caa-azure: the resource policy binding resources to this stack's initdata.\n" +
-		"[policy_engine]\npolicy_path = \"" + path.Join(resourcePolicyDir, resourcePolicyFile) + "\"\n"
+		"[policy_engine]\npolicy_path = \"" + path.Join(resourcePolicyDir, ResourcePolicyFile) + "\"\n"
 	return nil
 }
 

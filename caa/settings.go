@@ -29,8 +29,9 @@ type PeerPodsSettings struct {
 	Tags     map[string]string
 	StackTag *OutputTag
 	// Initdata is the global INITDATA, encoded as the release reads it: pod
-	// VMs without their own initdata annotation boot with it.
-	Initdata string
+	// VMs without their own initdata annotation boot with it. An output:
+	// it pins the KBS's certificate, which comes from a seed in state.
+	Initdata pulumi.StringInput
 }
 
 // ConfigMapData renders the settings as peer-pods-cm data. Values are plain
@@ -49,6 +50,9 @@ func (s PeerPodsSettings) ConfigMapData() pulumi.StringMap {
 	}
 	for k, v := range s.optional() {
 		data[k] = pulumi.String(v)
+	}
+	if s.Initdata != nil {
+		data["INITDATA"] = s.Initdata
 	}
 	if t := s.StackTag; t != nil {
 		user := s.Tags
@@ -89,9 +93,6 @@ func (s PeerPodsSettings) optional() map[string]string {
 	}
 	if s.EnableSecureBoot {
 		out["ENABLE_SECURE_BOOT"] = "true"
-	}
-	if s.Initdata != "" {
-		out["INITDATA"] = s.Initdata
 	}
 	return out
 }

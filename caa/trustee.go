@@ -31,6 +31,13 @@ const (
 	AdminKeyFile         = "kbs.pem"
 	ResourceSecretPrefix = "keys"
 	ResourceFile         = "key.bin"
+	// TLSSecret holds the KBS's https key and certificate (the component
+	// fills it from Pulumi state), mounted at tlsDir.
+	TLSSecret         = "kbs-https"
+	TLSKeyFile        = "https-key.pem"
+	TLSCertFile       = "https-cert.pem"
+	tlsDir            = "/etc/kbs-https"
+	TLSCertAnnotation = "caa-azure.io/kbs-certificate-sha256"
 )
 
 // The resource trustee's overlay mounts (kbs:///reponame/workload_key/key.bin):
@@ -76,10 +83,12 @@ type TrusteeOptions struct {
 	// collateral, where the tree's custom_pccs overlay shows the KBS needs
 	// one (trustee v0.10.1 to v0.17.0); other trees are left as they are.
 	PCCSURL string
-	// ResourcePolicy, when set, replaces the KBS's resource policy
-	// (ResourcePolicy binds it to a PCR 8); empty keeps the tree's, which
-	// must then still refuse the sample attester.
-	ResourcePolicy string
+	// BindResourcePolicy replaces the KBS's resource policy with one the
+	// component fills in (ResourcePolicy binds it to a PCR 8, which depends
+	// on the KBS certificate in initdata, known only once its seed is);
+	// false keeps the tree's, which must then still refuse the sample
+	// attester.
+	BindResourcePolicy bool
 }
 
 // TrusteeManifests are the KBS objects, with what the program fills in.
@@ -90,6 +99,12 @@ type TrusteeManifests struct {
 	Storage string
 	// AdminKeySecret and ResourceSecret are the generated secrets' names.
 	AdminKeySecret, ResourceSecret string
+	// TLSSecret is the secret the KBS reads its https key and certificate
+	// from; the component fills it.
+	TLSSecret string
+	// ResourcePolicy is the ConfigMap the KBS reads its resource policy
+	// from when it is bound, for the component to fill; empty otherwise.
+	ResourcePolicy string
 }
 
 // RenderTrustee renders trustee's KBS overlay from a checkout (the tree CAA's
@@ -121,7 +136,7 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 			m.AdminKeySecret = nameOf(o)
 		case kindOf(o) == "Secret" && strings.HasPrefix(nameOf(o), ResourceSecretPrefix):
 			m.ResourceSecret = nameOf(o)
-		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), policyConfigMapName) && opts.ResourcePolicy == "":
+		case kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), policyConfigMapName) && !opts.BindResourcePolicy:
 			if err := checkPolicy(o); err != nil {
 				return nil, err
 			}
@@ -139,13 +154,16 @@ func RenderTrustee(root string, opts TrusteeOptions) (*TrusteeManifests, error) 
 	if err := patchKBSDeployment(deployment, m, opts); err != nil {
 		return nil, err
 	}
+	if objs, err = serveHTTPS(objs, m, deployment, kbsConfig); err != nil {
+		return nil, err
+	}
 	if opts.PCCSURL != "" {
 		if objs, err = setPCCS(root, objs, deployment, opts.PCCSURL); err != nil {
 			return nil, err
 		}
 	}
-	if opts.ResourcePolicy != "" {
-		if objs, err = installResourcePolicy(objs, m, deployment, kbsConfig, opts.ResourcePolicy); err != nil {
+	if opts.BindResourcePolicy {
+		if objs, err = installResourcePolicy(objs, m, deployment, kbsConfig); err != nil {
 			return nil, err
 		}
 	}
@@ -302,6 +320,67 @@ func storageOf(cm Object) (string, error) {
 		}
 	}
 	return StorageRepository, nil
+}
+
+// insecureHTTP is the line trustee's Kubernetes tree turns TLS off with, at
+// every pinned reference: top level up to v0.10.1-19, in [http_server] from
+// v0.11.0. private_key and certificate sit beside it in the same table
+// (kbs/src/config.rs; TlsConfig is flattened into HttpServerConfig from
+// v0.20.0), so replacing the line in place is right for every shape.
+var insecureHTTP = regexp.MustCompile(`(?m)^[ \t]*insecure_http[ \t]*=[ \t]*true[ \t]*(#.*)?$`)
+
+// tlsSettings is what serveHTTPS checks the KBS will read.
+type tlsSettings struct {
+	InsecureHTTP *bool  `toml:"insecure_http"`
+	PrivateKey   string `toml:"private_key"`
+	Certificate  string `toml:"certificate"`
+}
+
+// serveHTTPS makes the KBS serve https with the key and certificate of the
+// TLSSecret, as CAA's e2e does from 0.13.0 (test/utils/checkout_kbs.sh),
+// so that a pod VM pinning the certificate talks only to this KBS.
+func serveHTTPS(objs []Object, m *TrusteeManifests, dep, kbsConfig Object) ([]Object, error) {
+	data := mapAt(kbsConfig, "data")
+	text, _ := data[kbsConfigFile].(string)
+	if n := len(insecureHTTP.FindAllStringIndex(text, -1)); n != 1 {
+		return nil, fmt.Errorf("the KBS configuration %s sets `insecure_http = true` %d times, not once; the program puts its https "+
+			"settings in place of that line and cannot tell where the KBS reads them", kbsConfigFile, n)
+	}
+	text = insecureHTTP.ReplaceAllLiteralString(text, "# caa-azure: https with the stack's pinned certificate.\n"+
+		"insecure_http = false\n"+
+		`private_key = "`+tlsDir+"/"+TLSKeyFile+"\"\n"+
+		`certificate = "`+tlsDir+"/"+TLSCertFile+`"`)
+	var cfg struct {
+		tlsSettings
+		HTTPServer tlsSettings `toml:"http_server"`
+	}
+	if _, err := toml.Decode(text, &cfg); err != nil {
+		return nil, fmt.Errorf("the KBS configuration %s with https settings is not TOML (does the tree set private_key or certificate "+
+			"itself?): %w", kbsConfigFile, err)
+	}
+	tls := cfg.tlsSettings
+	if cfg.HTTPServer.InsecureHTTP != nil {
+		tls = cfg.HTTPServer
+	}
+	if tls.InsecureHTTP == nil || *tls.InsecureHTTP || tls.Certificate != tlsDir+"/"+TLSCertFile || tls.PrivateKey != tlsDir+"/"+TLSKeyFile {
+		return nil, fmt.Errorf("the KBS configuration %s does not read the https settings the program wrote: %+v", kbsConfigFile, tls)
+	}
+	data[kbsConfigFile] = text
+	for _, c := range Containers(dep) {
+		if c["name"] == KBSName {
+			c["volumeMounts"] = append(asAnyList(c["volumeMounts"]), map[string]any{"name": TLSSecret, "mountPath": tlsDir, "readOnly": true})
+		}
+	}
+	podSpec := mapAt(dep, "spec", "template", "spec")
+	podSpec["volumes"] = append(asAnyList(podSpec["volumes"]), map[string]any{"name": TLSSecret, "secret": map[string]any{"secretName": TLSSecret}})
+	m.TLSSecret = TLSSecret
+	return append(objs, Object{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"type":       "Opaque",
+		"metadata":   map[string]any{"name": TLSSecret, "namespace": TrusteeNamespace},
+		"stringData": map[string]any{TLSKeyFile: placeholder, TLSCertFile: placeholder},
+	}), nil
 }
 
 // checkPolicy makes sure the tree's resource policy still refuses the

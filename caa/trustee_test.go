@@ -1,6 +1,7 @@
 package caa
 
 import (
+	"github.com/BurntSushi/toml"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,9 @@ func TestRenderTrusteeRefusesChangedUpstream(t *testing.T) {
 		"policy no longer refuses sample": {repositoryFixture, base + "policy.rego", `"sample"`, `"other"`, "sample attester"},
 		"flat store elsewhere":            {kvFixture, base + "kbs-config.toml", `"/opt/confidential-containers/kbs"`, `"/data"`, "LocalFs store"},
 		"file store elsewhere":            {repositoryFixture, base + "kbs-config.toml", "insecure_http = true", "insecure_http = true\n[[plugins]]\nname = \"resource\"\ntype = \"LocalFs\"\ndir_path = \"/data\"", "/data"},
+		"TLS already on":                  {kvFixture, base + "kbs-config.toml", "insecure_http = true", "insecure_http = false", "0 times"},
+		"TLS turned off twice":            {kvFixture, base + "kbs-config.toml", "insecure_http = true", "insecure_http = true\n[x]\ninsecure_http = true", "2 times"},
+		"tree sets a certificate":         {repositoryFixture, base + "kbs-config.toml", "insecure_http = true", "insecure_http = true\ncertificate = \"/x.pem\"", "private_key or certificate"},
 		"key mounted elsewhere":           {repositoryFixture, "kbs/config/kubernetes/overlays/x86_64/patch.yaml", "reponame/workload_key", "other/key", "path changed upstream"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -186,6 +190,57 @@ func TestRenderTrusteeSetsPCCS(t *testing.T) {
 		}
 		if want && !strings.Contains(conf, `"pccs_url":"`+opts.PCCSURL+`"`) {
 			t.Errorf("%s: the configuration does not name the PCCS: %s", dir, conf)
+		}
+	}
+}
+
+// TestRenderTrusteeServesHTTPS: in each configuration shape (top level up
+// to trustee v0.10.1, [http_server] later) the KBS reads https settings
+// that point at the secret the component fills, mounted where they say.
+func TestRenderTrusteeServesHTTPS(t *testing.T) {
+	for dir, table := range map[string]string{repositoryFixture: "", kvFixture: "http_server"} {
+		m := renderTrusteeFixture(t, dir)
+		var cfg Object
+		for _, o := range m.Objects {
+			if kindOf(o) == "ConfigMap" && strings.HasPrefix(nameOf(o), kbsConfigMapName) {
+				cfg = o
+			}
+		}
+		var decoded map[string]any
+		if _, err := toml.Decode(mapAt(cfg, "data")[kbsConfigFile].(string), &decoded); err != nil {
+			t.Fatal(err)
+		}
+		settings := decoded
+		if table != "" {
+			settings, _ = decoded[table].(map[string]any)
+		}
+		if settings["insecure_http"] != false || settings["private_key"] != "/etc/kbs-https/https-key.pem" ||
+			settings["certificate"] != "/etc/kbs-https/https-cert.pem" {
+			t.Errorf("%s: the KBS's [%s] settings are %v, want https with the mounted key and certificate", dir, table, settings)
+		}
+		if m.TLSSecret != TLSSecret {
+			t.Errorf("%s: TLSSecret = %q", dir, m.TLSSecret)
+		}
+		secret := find(t, m.Objects, "Secret", TrusteeNamespace+"/"+TLSSecret)
+		for _, f := range []string{TLSKeyFile, TLSCertFile} {
+			if _, ok := mapAt(secret, "stringData")[f]; !ok {
+				t.Errorf("%s: the https secret has no %s", dir, f)
+			}
+		}
+		dep := find(t, m.Objects, "Deployment", TrusteeNamespace+"/"+KBSName)
+		mounted := false
+		for _, c := range Containers(dep) {
+			for _, v := range asList(c["volumeMounts"]) {
+				mounted = mounted || (c["name"] == KBSName && v["name"] == TLSSecret && v["mountPath"] == "/etc/kbs-https")
+			}
+		}
+		volume := false
+		for _, v := range asList(mapAt(dep, "spec", "template", "spec")["volumes"]) {
+			s, _ := v["secret"].(map[string]any)
+			volume = volume || (v["name"] == TLSSecret && s["secretName"] == TLSSecret)
+		}
+		if !mounted || !volume {
+			t.Errorf("%s: the KBS does not mount the https secret at /etc/kbs-https (mount %v, volume %v)", dir, mounted, volume)
 		}
 	}
 }

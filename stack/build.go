@@ -63,11 +63,12 @@ func compose(ctx *pulumi.Context, r *resolved) (composed, error) {
 	// be deleted (not skipped) before the pod VM group, so no CAA is left
 	// to create a VM in a group being deleted.
 	azureDeps := append(identity.Dependencies(), net.PeerPodSubnet, net.NatGateway, net.PodVMResourceGroup)
-	release, err := buildCAA(ctx, r, cluster, net, identity, azureDeps)
+	// The KBS comes first: CAA's global initdata pins its certificate.
+	attestation, err := buildAttestation(ctx, r, cluster)
 	if err != nil {
 		return composed{}, err
 	}
-	attestation, err := buildAttestation(ctx, r, cluster)
+	release, err := buildCAA(ctx, r, cluster, net, identity, attestation, azureDeps)
 	if err != nil {
 		return composed{}, err
 	}
@@ -102,9 +103,10 @@ func exportOutputs(ctx *pulumi.Context, r *resolved, c composed) {
 	ctx.Export("podVmListCommand", net.PodVMResourceGroupName.ApplyT(azname.PodVMListCommand).(pulumi.StringOutput))
 	if plan := r.attestation; plan != nil {
 		ctx.Export("kbsUrl", pulumi.String(plan.URL))
+		ctx.Export("kbsCertificate", c.attestation.Certificate)
 		ctx.Export("kbsAdminPrivateKey", c.attestation.AdminPrivateKey)
-		if plan.PCR8 != "" {
-			ctx.Export("initdataPcr8", pulumi.String(plan.PCR8))
+		if plan.bindsPCR8() {
+			ctx.Export("initdataPcr8", plan.boundOutput(c.attestation.Certificate, func(b boundAttestation) string { return b.PCR8 }))
 		}
 	}
 }
@@ -223,7 +225,7 @@ func buildIdentity(ctx *pulumi.Context, r *resolved, names stackNames, cluster *
 }
 
 func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *infra.PeerPodNetwork,
-	identity *infra.WorkloadIdentity, azureDeps []pulumi.Resource) (*caa.CAARelease, error) {
+	identity *infra.WorkloadIdentity, attestation *caa.Attestation, azureDeps []pulumi.Resource) (*caa.CAARelease, error) {
 	cfg := r.cfg
 	settings := caa.PeerPodsSettings{
 		SubscriptionID:       r.subscriptionID,
@@ -240,7 +242,7 @@ func buildCAA(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster, net *inf
 		StackTag:             &caa.OutputTag{Key: StackTag, Value: r.identity.tagValue()},
 	}
 	if r.attestation != nil {
-		settings.Initdata = r.attestation.Encoded
+		settings.Initdata = r.attestation.boundOutput(attestation.Certificate, func(b boundAttestation) string { return b.Encoded })
 	}
 	args := &caa.CAAReleaseArgs{AzureDependencies: azureDeps, Cluster: cluster.ManagedCluster}
 	if r.manifests != nil {
@@ -295,9 +297,15 @@ func buildAttestation(ctx *pulumi.Context, r *resolved, cluster *infra.Cluster) 
 	if r.attestation == nil {
 		return nil, nil
 	}
+	plan := r.attestation
 	return caa.NewAttestation(ctx, "attestation", &caa.AttestationArgs{
-		Manifests: r.attestation.Trustee,
+		Manifests: plan.Trustee,
 		Cluster:   cluster.ManagedCluster,
+		Address:   plan.Address,
+		ResourcePolicy: func(cert string) (string, error) {
+			b, err := plan.bind(cert)
+			return b.ResourcePolicy, err
+		},
 	}, pulumi.Providers(cluster.Provider))
 }
 
@@ -316,7 +324,7 @@ func buildAttestedSample(ctx *pulumi.Context, r *resolved, cluster *infra.Cluste
 		Image:              pulumi.String(upstream.SampleImage),
 		RuntimeClassName:   release.RuntimeClass,
 		InitdataAnnotation: r.cfg.Release.InitdataFormat().Annotation,
-		Initdata:           r.attestation.SampleEncoded,
+		Initdata:           r.attestation.boundOutput(attestation.Certificate, func(b boundAttestation) string { return b.SampleEncoded }),
 		ResourceURL:        "http://127.0.0.1:8006/cdh/resource/" + caa.ResourcePath(),
 		SecretSHA256:       attestation.SecretSHA256,
 		Expect:             expect,

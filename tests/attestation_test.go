@@ -10,6 +10,7 @@ import (
 
 	"caa-azure/caa"
 	"caa-azure/caa/initdata"
+	"caa-azure/caa/kbscert"
 	"caa-azure/caa/upstream"
 	"caa-azure/stack"
 	"caa-azure/workload"
@@ -25,7 +26,7 @@ const (
 	kbsKey   = "attestation-coco-tenant/kbs"
 	// defaultKBSAddress is the default node subnet's (10.224.0.0/16) last assignable address.
 	defaultKBSAddress = "10.224.255.254"
-	defaultKBSURL     = "http://" + defaultKBSAddress + ":8080"
+	defaultKBSURL     = "https://" + defaultKBSAddress + ":8080"
 )
 
 func attestationOn(trustee string) map[string]string {
@@ -48,8 +49,9 @@ func attestedStack(t *testing.T, stackName string, set ...map[string]string) (*m
 }
 
 // decodeInitdata decodes an encoded initdata and checks the document: it
-// parses, and every client in it is pointed at the KBS.
-func decodeInitdata(t *testing.T, what, encoded, encoding, kbsURL string) []byte {
+// parses, every client in it is pointed at the KBS, and both KBS clients
+// pin kbsCert.
+func decodeInitdata(t *testing.T, what, encoded, encoding, kbsURL, kbsCert string) []byte {
 	t.Helper()
 	doc, err := initdata.Decode(encoded, encoding)
 	if err != nil {
@@ -60,10 +62,13 @@ func decodeInitdata(t *testing.T, what, encoded, encoding, kbsURL string) []byte
 		t.Fatalf("%s: %v", what, err)
 	}
 	var aa struct {
-		TokenConfigs map[string]struct{ URL string } `toml:"token_configs"`
+		TokenConfigs map[string]struct{ URL, Cert string } `toml:"token_configs"`
 	}
 	var cdh struct {
-		KBC struct{ Name, URL string }
+		KBC struct {
+			Name, URL string
+			KBSCert   string `toml:"kbs_cert"`
+		}
 	}
 	if _, err := toml.Decode(d.Data[initdata.AAConfig], &aa); err != nil {
 		t.Fatalf("%s aa.toml: %v", what, err)
@@ -73,6 +78,10 @@ func decodeInitdata(t *testing.T, what, encoded, encoding, kbsURL string) []byte
 	}
 	if aa.TokenConfigs["kbs"].URL != kbsURL || aa.TokenConfigs["coco_as"].URL != kbsURL || cdh.KBC.URL != kbsURL {
 		t.Errorf("%s: clients point at %v and %s, want %s", what, aa.TokenConfigs, cdh.KBC.URL, kbsURL)
+	}
+	if aa.TokenConfigs["kbs"].Cert != kbsCert || cdh.KBC.KBSCert != kbsCert || kbsCert == "" {
+		t.Errorf("%s: the attestation agent pins %q and the data hub %q, want the KBS's certificate %q", what,
+			aa.TokenConfigs["kbs"].Cert, cdh.KBC.KBSCert, kbsCert)
 	}
 	return doc
 }
@@ -102,13 +111,14 @@ func TestInitdataPerRelease(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, out := attestedStack(t, "snp", tc.set)
 			expect(t, "export kbsUrl", out["kbsUrl"].Value.(string), defaultKBSURL)
-			global := decodeInitdata(t, "INITDATA", tc.global(m), tc.encoding, defaultKBSURL)
+			cert := out["kbsCertificate"].Value.(string)
+			global := decodeInitdata(t, "INITDATA", tc.global(m), tc.encoding, defaultKBSURL, cert)
 			job := m.one(t, tJob, "attested-sample")
 			annotations := prop(t, job, "spec", "template", "metadata", "annotations").ObjectValue()
 			if len(annotations) != 1 || !annotations[resourceKey(tc.annotation)].IsString() {
 				t.Fatalf("the sample's pod must carry exactly the release's initdata annotation %s: %v", tc.annotation, annotations)
 			}
-			own := decodeInitdata(t, "annotation", annotations[resourceKey(tc.annotation)].StringValue(), tc.encoding, defaultKBSURL)
+			own := decodeInitdata(t, "annotation", annotations[resourceKey(tc.annotation)].StringValue(), tc.encoding, defaultKBSURL, cert)
 			// Pods without initdata of their own run anything but exec; the
 			// sample's pod VM runs only the sample.
 			globalDoc, _ := initdata.Parse(global)
@@ -417,7 +427,7 @@ func TestAttestationInUserVNet(t *testing.T) {
 	}
 	out := deployAndExport(t, "snp", cfg, m)
 	// The user's node subnet is 10.50.0.0/20: broadcast 10.50.15.255.
-	expect(t, "kbsUrl in the user's subnet", out["kbsUrl"].Value.(string), "http://10.50.15.254:8080")
+	expect(t, "kbsUrl in the user's subnet", out["kbsUrl"].Value.(string), "https://10.50.15.254:8080")
 	expect(t, "address", str(t, m.one(t, tService, kbsKey), "metadata", "annotations", caa.LoadBalancerIPv4Annotation), "10.50.15.254")
 }
 
@@ -445,8 +455,14 @@ func TestAttestationSecretsStaySecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tls, err := kbscert.DeriveBase64(randomBase64(t, m, "attestation-tls-seed"), defaultKBSAddress, caa.KBSLoopback)
+	if err != nil {
+		t.Fatal(err)
+	}
 	secrets := map[string]string{"seeded secret": randomBase64(t, m, "attestation-secret"), "admin seed": seed,
-		"admin private key": strings.TrimSpace(strings.Split(keys[1], "-----")[2])}
+		"admin private key": strings.TrimSpace(strings.Split(keys[1], "-----")[2]),
+		"TLS seed":          randomBase64(t, m, "attestation-tls-seed"),
+		"TLS private key":   strings.TrimSpace(strings.Split(tls[1], "-----")[2])}
 	var walk func(where string, v resource.PropertyValue)
 	walk = func(where string, v resource.PropertyValue) {
 		switch {
@@ -483,5 +499,68 @@ func TestAttestationSecretsStaySecret(t *testing.T) {
 				t.Errorf("export %s carries the %s", k, what)
 			}
 		}
+	}
+}
+
+// TestKBSServesPinnedCertificate, per release family (0.10.0 operator path,
+// file store; 0.19.0 chart, file store with a bound policy; 0.22.0 chart,
+// flat store): the KBS serves https with the certificate derived from the
+// seed in state, every pod VM's initdata pins that certificate (checked in
+// TestInitdataPerRelease), its key stays secret, and a new certificate or
+// policy restarts the KBS.
+func TestKBSServesPinnedCertificate(t *testing.T) {
+	chart019 := map[string]string{"caa-azure:caaVersion": "0.19.0", "caa-azure:caaSourceDir": "", "caa-azure:operatorSourceDir": ""}
+	for _, tc := range []struct {
+		name  string
+		set   map[string]string
+		bound bool
+	}{
+		{"0.10.0", attestationOn(repositoryTrustee), false},
+		{"0.19.0", merge(chart019, attestationOn(repositoryTrustee)), true},
+		{"0.22.0", merge(chartRelease, attestationOn(kvTrustee)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, out := attestedStack(t, "snp", tc.set)
+			want, err := kbscert.DeriveBase64(randomBase64(t, m, "attestation-tls-seed"), defaultKBSAddress, caa.KBSLoopback)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert := out["kbsCertificate"]
+			if cert.Secret {
+				t.Error("the KBS certificate is public (it is in every pod VM's initdata); exporting it as a secret hides it from kbs-client users")
+			}
+			expect(t, "exported kbsCertificate", cert.Value.(string), want[0])
+			secret := m.one(t, tSecret, "attestation-coco-tenant/"+caa.TLSSecret)
+			expect(t, "https certificate", str(t, secret, "stringData", caa.TLSCertFile), want[0])
+			key := prop(t, secret, "stringData", caa.TLSKeyFile)
+			if !key.IsSecret() {
+				t.Fatal("the KBS's https key must stay a Pulumi secret")
+			}
+			expect(t, "https key", key.SecretValue().Element.StringValue(), want[1])
+			dep := m.one(t, tDeployment, kbsKey)
+			if !dependsOn(dep, secret) {
+				t.Error("the KBS must start after its https secret")
+			}
+			annotations := prop(t, dep, "spec", "template", "metadata", "annotations").ObjectValue()
+			expect(t, "certificate digest on the KBS pod", annotations[resourceKey(caa.TLSCertAnnotation)].StringValue(), caa.SecretDigest(want[0]))
+			policyDigest := annotations[resourceKey(caa.ResourcePolicyAnnotation)]
+			if tc.bound {
+				policy := str(t, m.one(t, tConfigMap, "attestation-coco-tenant/"+caa.ResourcePolicyConfigMap), "data", caa.ResourcePolicyFile)
+				if !policyDigest.IsString() || policyDigest.StringValue() != caa.SecretDigest(policy) {
+					t.Errorf("policy digest on the KBS pod %v, want the sha256 of the policy", policyDigest)
+				}
+			} else if !policyDigest.IsNull() {
+				t.Errorf("0.10.0 keeps trustee's policy, yet the KBS pod carries a policy digest %v", policyDigest)
+			}
+			var config string
+			for _, r := range m.byType(tConfigMap) {
+				if strings.HasPrefix(r.Name, "attestation-coco-tenant/kbs-config") {
+					config = str(t, r, "data", "kbs-config.toml")
+				}
+			}
+			if !strings.Contains(config, "insecure_http = false\nprivate_key = \"/etc/kbs-https/https-key.pem\"\ncertificate = \"/etc/kbs-https/https-cert.pem\"") {
+				t.Errorf("the KBS is not configured for https with the mounted key:\n%s", config)
+			}
+		})
 	}
 }

@@ -69,7 +69,7 @@ type AttestedSampleArgs struct {
 	// 0.12.0 the KBS releases the secret only to the measurement of this
 	// initdata, whose agent policy must pin Image and AttestedCommand.
 	InitdataAnnotation string
-	Initdata           string
+	Initdata           pulumi.StringInput
 	// ResourceURL is the secret behind the CDH's local endpoint.
 	ResourceURL string
 	// SecretSHA256 is the seeded secret's sha256; Expect is ExpectReleased
@@ -95,7 +95,7 @@ type AttestedSample struct {
 // NewAttestedSample creates the Job; Pulumi waits for it to complete and
 // fails the update when it fails.
 func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArgs, opts ...pulumi.ResourceOption) (*AttestedSample, error) {
-	if args == nil || args.Image == nil || args.RuntimeClassName == nil || args.SecretSHA256 == nil || args.Initdata == "" ||
+	if args == nil || args.Image == nil || args.RuntimeClassName == nil || args.SecretSHA256 == nil || args.Initdata == nil ||
 		args.InitdataAnnotation == "" || args.ResourceURL == "" || (args.Expect != ExpectReleased && args.Expect != ExpectRefused) {
 		return nil, fmt.Errorf("attested sample %q: Image, RuntimeClassName, Initdata, InitdataAnnotation, ResourceURL, SecretSHA256 "+
 			"and Expect (%s or %s) are required", name, ExpectReleased, ExpectRefused)
@@ -130,7 +130,7 @@ func NewAttestedSample(ctx *pulumi.Context, name string, args *AttestedSampleArg
 			ActiveDeadlineSeconds: pulumi.Int(AttestedJobDeadlineSeconds),
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
-					Annotations: pulumi.StringMap{args.InitdataAnnotation: pulumi.String(args.Initdata)},
+					Annotations: pulumi.StringMap{args.InitdataAnnotation: args.Initdata},
 				},
 				Spec: &corev1.PodSpecArgs{
 					RuntimeClassName: args.RuntimeClassName,

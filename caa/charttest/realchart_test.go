@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 
 	"caa-azure/caa"
 	"caa-azure/caa/initdata"
+	"caa-azure/caa/kbscert"
 	"caa-azure/caa/upstream"
 )
 
@@ -310,7 +312,7 @@ func check(t *testing.T, rel upstream.Release, objs []object) {
 	data, _ := cm["data"].(map[string]any)
 	for k, want := range map[string]string{"PEERPODS_LIMIT_PER_NODE": "4", "AZURE_RESOURCE_GROUP": "caa-x-podvms-1",
 		"AZURE_IMAGE_ID": rel.PodVMImageID, "CLOUD_PROVIDER": "azure", "TAGS": "caa-azure-stack=caa-azure/snp",
-		"INITDATA": testInitdata(t, rel)} {
+		"INITDATA": string(testInitdata(t, rel))} {
 		if fmt.Sprint(data[k]) != want {
 			t.Errorf("peer-pods-cm %s = %v, want %q", k, data[k], want)
 		}
@@ -334,9 +336,13 @@ func check(t *testing.T, rel upstream.Release, objs []object) {
 }
 
 // testInitdata is the global INITDATA of an attested stack of the release.
-func testInitdata(t *testing.T, rel upstream.Release) string {
+func testInitdata(t *testing.T, rel upstream.Release) pulumi.String {
 	t.Helper()
-	doc, err := initdata.Build("http://10.224.255.254:8080")
+	pair, err := kbscert.Derive(make([]byte, kbscert.SeedSize), netip.MustParseAddr("10.224.255.254"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := initdata.Build("https://10.224.255.254:8080", pair.Certificate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +350,7 @@ func testInitdata(t *testing.T, rel upstream.Release) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return pulumi.String(s)
 }
 
 // plain turns the program's chart values (plain Pulumi inputs) into the Go

@@ -71,12 +71,8 @@ func TestRealTrusteeResourcePolicy(t *testing.T) {
 			tr, _ := upstream.TrusteeOf(version)
 			root := t.TempDir()
 			extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
-			policy, err := caa.ResourcePolicy(caa.TEEClaimKeys("snp"), strings.Repeat("8a", 32))
-			if err != nil {
-				t.Fatal(err)
-			}
 			m, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage,
-				Address: "10.0.255.254", ResourcePolicy: policy})
+				Address: "10.0.255.254", BindResourcePolicy: true})
 			if err != nil {
 				t.Fatal(err)
 			}

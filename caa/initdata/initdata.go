@@ -47,18 +47,26 @@ type tokenConfig struct {
 	URL string `toml:"url"`
 }
 
+// The attestation agent's KBS client takes the KBS's certificate as cert
+// (attestation-agent/src/config/kbs.rs), the data hub's as kbs_cert
+// (confidential-data-hub/hub/src/config), at every guest-components
+// reference CAA 0.10.0 to 0.22.0 pins; both add it as the TLS root.
 type aaConfig struct {
 	TokenConfigs struct {
 		CoCoAS tokenConfig `toml:"coco_as"`
-		KBS    tokenConfig `toml:"kbs"`
+		KBS    struct {
+			URL  string `toml:"url"`
+			Cert string `toml:"cert,omitempty"`
+		} `toml:"kbs"`
 	} `toml:"token_configs"`
 }
 
 type cdhConfig struct {
 	Socket string `toml:"socket"`
 	KBC    struct {
-		Name string `toml:"name"`
-		URL  string `toml:"url"`
+		Name    string `toml:"name"`
+		URL     string `toml:"url"`
+		KBSCert string `toml:"kbs_cert,omitempty"`
 	} `toml:"kbc"`
 }
 
@@ -71,20 +79,23 @@ type Document struct {
 }
 
 // Build returns the initdata TOML pointing the AA and the CDH at kbsURL
-// (the KBS serves the CoCo attestation service too), with Policy: what
-// every pod VM without its own initdata boots with.
-func Build(kbsURL string) ([]byte, error) { return BuildWithPolicy(kbsURL, Policy()) }
+// (the KBS serves the CoCo attestation service too) and pinning kbsCert
+// (PEM; empty pins nothing), with Policy: what every pod VM without its own
+// initdata boots with.
+func Build(kbsURL, kbsCert string) ([]byte, error) { return BuildWithPolicy(kbsURL, kbsCert, Policy()) }
 
 // BuildWithPolicy is Build with another kata agent policy, such as a
 // SamplePolicy that pins what the pod VM may run.
-func BuildWithPolicy(kbsURL, agentPolicy string) ([]byte, error) {
+func BuildWithPolicy(kbsURL, kbsCert, agentPolicy string) ([]byte, error) {
 	var aa aaConfig
 	aa.TokenConfigs.CoCoAS.URL = kbsURL
 	aa.TokenConfigs.KBS.URL = kbsURL
+	aa.TokenConfigs.KBS.Cert = kbsCert
 	var cdh cdhConfig
 	cdh.Socket = cdhSocket
 	cdh.KBC.Name = "cc_kbc"
 	cdh.KBC.URL = kbsURL
+	cdh.KBC.KBSCert = kbsCert
 	aaText, err := encodeTOML(aa)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,11 @@ import (
 	"caa-azure/caa/upstream"
 )
 
-const kbsURL = "http://10.0.255.254:8080"
+const (
+	kbsURL = "https://10.0.255.254:8080"
+	// kbsCert stands for the KBS's certificate: PEM, several lines.
+	kbsCert = "-----BEGIN CERTIFICATE-----\nMIIBfake\n\"quoted\" '''\n-----END CERTIFICATE-----\n"
+)
 
 // TestPCR8Golden: the value was computed outside Go, as the pod VM does it:
 // d=$(sha384sum doc | head -c64); (head -c32 /dev/zero; echo -n $d | xxd -r -p) | sha256sum
@@ -21,7 +25,7 @@ func TestPCR8Golden(t *testing.T) {
 }
 
 func TestBuildPointsEveryClientAtKBS(t *testing.T) {
-	doc, err := Build(kbsURL)
+	doc, err := Build(kbsURL, kbsCert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,19 +45,26 @@ func TestBuildPointsEveryClientAtKBS(t *testing.T) {
 		cdh.Socket != cdhSocket {
 		t.Errorf("clients not pointed at %s: aa %+v cdh %+v", kbsURL, aa, cdh)
 	}
+	if aa.TokenConfigs.KBS.Cert != kbsCert || cdh.KBC.KBSCert != kbsCert {
+		t.Errorf("the KBS certificate is not pinned as given: aa cert %q, cdh kbs_cert %q", aa.TokenConfigs.KBS.Cert, cdh.KBC.KBSCert)
+	}
+	unpinned, _ := Build(kbsURL, "")
+	if strings.Contains(string(unpinned), "cert") {
+		t.Errorf("without a certificate nothing may name one:\n%s", unpinned)
+	}
 	policy := d.Data[AgentPolicy]
 	if !strings.HasPrefix(policy, "package agent_policy\n") || !strings.Contains(policy, "default ExecProcessRequest := false\n") ||
 		!strings.Contains(policy, "default CreateContainerRequest := true\n") || strings.Count(policy, "default ") != len(AgentRequests) {
 		t.Errorf("agent policy:\n%s", policy)
 	}
-	again, _ := Build(kbsURL)
+	again, _ := Build(kbsURL, kbsCert)
 	if string(again) != string(doc) {
 		t.Error("the same address must give the same document")
 	}
 }
 
 func TestEncodeRoundTrip(t *testing.T) {
-	doc, err := Build(kbsURL)
+	doc, err := Build(kbsURL, kbsCert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +125,7 @@ func TestParseChecksHeader(t *testing.T) {
 // FuzzDecode: whatever a pod annotation holds, Decode returns or fails; it
 // never panics, and what it accepts Encode gives back.
 func FuzzDecode(f *testing.F) {
-	doc, _ := Build(kbsURL)
+	doc, _ := Build(kbsURL, kbsCert)
 	for _, enc := range []string{upstream.InitdataBase64, upstream.InitdataGzipBase64} {
 		s, _ := Encode(doc, enc)
 		f.Add(s, enc == upstream.InitdataGzipBase64)

@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -226,8 +227,12 @@ func checkAttestation(t *testing.T, kubectl func(...string) string, out func(str
 		t.Errorf("KBS available replicas %q, want 1", got)
 	}
 	ip := kubectl("-n", "coco-tenant", "get", "service", "kbs", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
-	if want := "http://" + ip + ":8080"; want != out("kbsUrl") {
+	if want := "https://" + ip + ":8080"; want != out("kbsUrl") {
 		t.Errorf("KBS load balancer answers at %s, the stack exports %s", want, out("kbsUrl"))
+	}
+	served, err := base64.StdEncoding.DecodeString(kubectl("-n", "coco-tenant", "get", "secret", "kbs-https", "-o", `jsonpath={.data.https-cert\.pem}`))
+	if err != nil || string(served) != out("kbsCertificate") {
+		t.Errorf("the KBS serves a certificate other than the exported kbsCertificate (%v)", err)
 	}
 	if got := kubectl("get", "job", "attested-sample", "-o", "jsonpath={.status.succeeded}"); got != "1" {
 		t.Fatalf("the attested sample did not succeed (%q)", got)
