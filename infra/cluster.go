@@ -106,26 +106,57 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 	parent := pulumi.Parent(c)
 
+	if err := c.registerResourceGroup(ctx, name, args, parent); err != nil {
+		return nil, err
+	}
+	clusterName := args.ClusterName.ToStringOutput()
+	controlPlane, err := c.registerControlPlaneIdentity(ctx, name, args, clusterName, parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.registerAKS(ctx, name, args, clusterName, controlPlane, parent); err != nil {
+		return nil, err
+	}
+	providerDeps, err := c.readKubeconfig(ctx, name, args.Entra, parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.registerProvider(ctx, name, providerDeps, parent); err != nil {
+		return nil, err
+	}
+	if err := c.registerOutputs(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// registerResourceGroup creates the stack's resource group, or only names
+// the user's.
+func (c *Cluster) registerResourceGroup(ctx *pulumi.Context, name string, args *ClusterArgs, parent pulumi.ResourceOption) error {
 	if rg := args.ExistingResourceGroup; rg != nil {
 		// A looked-up group is only referenced, never a resource of this
 		// stack, so `pulumi destroy` cannot delete it.
 		c.ResourceGroupName = pulumi.String(rg.Name).ToStringOutput()
-	} else {
-		if args.ResourceGroupName == nil {
-			return nil, fmt.Errorf("cluster %q: ResourceGroupName is required when no existing group is given", name)
-		}
-		group, err := resources.NewResourceGroup(ctx, name+"-rg", &resources.ResourceGroupArgs{
-			ResourceGroupName: args.ResourceGroupName,
-			Location:          args.Location,
-			Tags:              args.Tags,
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("creating resource group: %w", err)
-		}
-		c.ResourceGroupName = group.Name
+		return nil
 	}
+	if args.ResourceGroupName == nil {
+		return fmt.Errorf("cluster %q: ResourceGroupName is required when no existing group is given", name)
+	}
+	group, err := resources.NewResourceGroup(ctx, name+"-rg", &resources.ResourceGroupArgs{
+		ResourceGroupName: args.ResourceGroupName,
+		Location:          args.Location,
+		Tags:              args.Tags,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("creating resource group: %w", err)
+	}
+	c.ResourceGroupName = group.Name
+	return nil
+}
 
-	clusterName := args.ClusterName.ToStringOutput()
+// registerControlPlaneIdentity creates the identity AKS acts as.
+func (c *Cluster) registerControlPlaneIdentity(ctx *pulumi.Context, name string, args *ClusterArgs, clusterName pulumi.StringOutput,
+	parent pulumi.ResourceOption) (*managedidentity.UserAssignedIdentity, error) {
 	// A user-assigned identity exists before the cluster, so it can be
 	// granted rights on the node subnet first; a system-assigned one only
 	// exists after AKS has already needed them.
@@ -139,9 +170,29 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, fmt.Errorf("creating the control-plane identity: %w", err)
 	}
 	c.ControlPlanePrincipalID = controlPlane.PrincipalId
+	return controlPlane, nil
+}
 
+// registerAKS creates the managed cluster and takes its outputs.
+func (c *Cluster) registerAKS(ctx *pulumi.Context, name string, args *ClusterArgs, clusterName pulumi.StringOutput,
+	controlPlane *managedidentity.UserAssignedIdentity, parent pulumi.ResourceOption) error {
+	aks, err := containerservice.NewManagedCluster(ctx, name+"-aks", c.aksArgs(args, clusterName, controlPlane), parent)
+	if err != nil {
+		return fmt.Errorf("creating the AKS cluster: %w", err)
+	}
+	c.ManagedCluster = aks
+	c.ClusterName = aks.Name
+	c.NodeResourceGroup = aks.NodeResourceGroup.Elem()
+	c.OIDCIssuerURL = aks.OidcIssuerProfile.IssuerURL().Elem()
+	return nil
+}
+
+// aksArgs is the cluster `az aks create` in the guide makes, with the OIDC
+// issuer and workload identity CAA's identity federates through.
+func (c *Cluster) aksArgs(args *ClusterArgs, clusterName pulumi.StringOutput,
+	controlPlane *managedidentity.UserAssignedIdentity) *containerservice.ManagedClusterArgs {
 	nodeResourceGroup := c.ResourceGroupName.ApplyT(azname.NodeResourceGroupName).(pulumi.StringOutput)
-	aks, err := containerservice.NewManagedCluster(ctx, name+"-aks", &containerservice.ManagedClusterArgs{
+	return &containerservice.ManagedClusterArgs{
 		ResourceGroupName: c.ResourceGroupName,
 		Location:          args.Location,
 		ResourceName:      clusterName,
@@ -152,19 +203,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			Type:                   containerservice.ResourceIdentityTypeUserAssigned,
 			UserAssignedIdentities: pulumi.StringArray{controlPlane.ID().ToStringOutput()},
 		},
-		AgentPoolProfiles: containerservice.ManagedClusterAgentPoolProfileArray{
-			&containerservice.ManagedClusterAgentPoolProfileArgs{
-				Name:         pulumi.String("system"),
-				Mode:         containerservice.AgentPoolModeSystem,
-				Count:        args.NodeCount,
-				VmSize:       args.NodeVMSize,
-				OsType:       containerservice.OSTypeLinux,
-				OsSKU:        containerservice.OSSKUUbuntu,
-				Type:         containerservice.AgentPoolTypeVirtualMachineScaleSets,
-				NodeLabels:   pulumi.StringMap{WorkerNodeLabel: pulumi.String("")},
-				VnetSubnetID: args.NodeSubnetID,
-			},
-		},
+		AgentPoolProfiles: containerservice.ManagedClusterAgentPoolProfileArray{systemPool(args)},
 		LinuxProfile: &containerservice.ContainerServiceLinuxProfileArgs{
 			AdminUsername: args.AdminUsername,
 			Ssh: containerservice.ContainerServiceSshConfigurationArgs{
@@ -185,57 +224,86 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			WorkloadIdentity: &containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs{Enabled: pulumi.Bool(true)},
 		},
 		Tags: args.Tags,
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating the AKS cluster: %w", err)
 	}
-	c.ManagedCluster = aks
-	c.ClusterName = aks.Name
-	c.NodeResourceGroup = aks.NodeResourceGroup.Elem()
-	c.OIDCIssuerURL = aks.OidcIssuerProfile.IssuerURL().Elem()
+}
 
+// systemPool is the one node pool; its nodes carry the label the CAA
+// DaemonSet selects.
+func systemPool(args *ClusterArgs) *containerservice.ManagedClusterAgentPoolProfileArgs {
+	return &containerservice.ManagedClusterAgentPoolProfileArgs{
+		Name:         pulumi.String("system"),
+		Mode:         containerservice.AgentPoolModeSystem,
+		Count:        args.NodeCount,
+		VmSize:       args.NodeVMSize,
+		OsType:       containerservice.OSTypeLinux,
+		OsSKU:        containerservice.OSSKUUbuntu,
+		Type:         containerservice.AgentPoolTypeVirtualMachineScaleSets,
+		NodeLabels:   pulumi.StringMap{WorkerNodeLabel: pulumi.String("")},
+		VnetSubnetID: args.NodeSubnetID,
+	}
+}
+
+// readKubeconfig reads the user kubeconfig. With Entra ID it first
+// grants the admins, and returns those grants: the provider's first call
+// is forbidden without them.
+func (c *Cluster) readKubeconfig(ctx *pulumi.Context, name string, entra *EntraAccess, parent pulumi.ResourceOrInvokeOption) ([]pulumi.Resource, error) {
 	credArgs := containerservice.ListManagedClusterUserCredentialsOutputArgs{
 		ResourceGroupName: c.ResourceGroupName,
-		ResourceName:      aks.Name,
+		ResourceName:      c.ManagedCluster.Name,
 	}
-	var providerDeps []pulumi.Resource
-	if args.Entra == nil {
+	if entra == nil {
 		creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, credArgs, parent)
 		c.Kubeconfig = pulumi.ToSecret(creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(DecodeKubeconfig)).(pulumi.StringOutput)
-	} else {
-		for _, admin := range args.Entra.Admins {
-			raOpts := []pulumi.ResourceOption{parent}
-			if admin.KeepFirst {
-				raOpts = append(raOpts, pulumi.IgnoreChanges([]string{"principalId", "principalType"}))
-			}
-			ra, err := authorization.NewRoleAssignment(ctx, name+"-rbac-cluster-admin-"+admin.Label, &authorization.RoleAssignmentArgs{
-				PrincipalId:      pulumi.String(admin.ObjectID),
-				PrincipalType:    pulumi.String(admin.Type),
-				RoleDefinitionId: aks.ID().ToStringOutput().ApplyT(clusterAdminRole).(pulumi.StringOutput),
-				Scope:            aks.ID().ToStringOutput(),
-			}, raOpts...)
-			if err != nil {
-				return nil, fmt.Errorf("granting %s cluster admin: %w", admin.Label, err)
-			}
-			providerDeps = append(providerDeps, ra)
-		}
-		credArgs.Format = pulumi.String("exec")
-		creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, credArgs, parent)
-		loginMode := args.Entra.LoginMode
-		c.Kubeconfig = creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(func(b64 string) (string, error) {
-			raw, err := DecodeKubeconfig(b64)
-			if err != nil {
-				return "", err
-			}
-			return ExecKubeconfig(raw, loginMode)
-		}).(pulumi.StringOutput)
+		return nil, nil
 	}
+	grants, err := c.grantClusterAdmins(ctx, name, entra.Admins, parent)
+	if err != nil {
+		return nil, err
+	}
+	credArgs.Format = pulumi.String("exec")
+	creds := containerservice.ListManagedClusterUserCredentialsOutput(ctx, credArgs, parent)
+	loginMode := entra.LoginMode
+	c.Kubeconfig = creds.Kubeconfigs().Index(pulumi.Int(0)).Value().ApplyT(func(b64 string) (string, error) {
+		raw, err := DecodeKubeconfig(b64)
+		if err != nil {
+			return "", err
+		}
+		return ExecKubeconfig(raw, loginMode)
+	}).(pulumi.StringOutput)
+	return grants, nil
+}
 
+// grantClusterAdmins makes each admin an Azure RBAC cluster admin.
+func (c *Cluster) grantClusterAdmins(ctx *pulumi.Context, name string, admins []Principal, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	aks := c.ManagedCluster
+	var grants []pulumi.Resource
+	for _, admin := range admins {
+		raOpts := []pulumi.ResourceOption{parent}
+		if admin.KeepFirst {
+			raOpts = append(raOpts, pulumi.IgnoreChanges([]string{"principalId", "principalType"}))
+		}
+		ra, err := authorization.NewRoleAssignment(ctx, name+"-rbac-cluster-admin-"+admin.Label, &authorization.RoleAssignmentArgs{
+			PrincipalId:      pulumi.String(admin.ObjectID),
+			PrincipalType:    pulumi.String(admin.Type),
+			RoleDefinitionId: aks.ID().ToStringOutput().ApplyT(clusterAdminRole).(pulumi.StringOutput),
+			Scope:            aks.ID().ToStringOutput(),
+		}, raOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("granting %s cluster admin: %w", admin.Label, err)
+		}
+		grants = append(grants, ra)
+	}
+	return grants, nil
+}
+
+// registerProvider creates the provider every Kubernetes resource uses;
+// deps are what it must wait for.
+func (c *Cluster) registerProvider(ctx *pulumi.Context, name string, deps []pulumi.Resource, parent pulumi.ResourceOption) error {
 	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
 		Kubeconfig: c.Kubeconfig,
 		// Only a new cluster (a new ARM id) replaces the provider; a
 		// refreshed kubeconfig is an update, not a replace of every object.
-		ClusterIdentifier: aks.ID().ToStringOutput(),
+		ClusterIdentifier: c.ManagedCluster.ID().ToStringOutput(),
 		// deleteUnreachable and skipUpdateUnreachable stay unset, on
 		// purpose. With deleteUnreachable the provider's Read drops an
 		// object from state on any discovery error (an expired login, a 401,
@@ -245,23 +313,25 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// gives for the one destroy of a cluster deleted by hand.
 		// skipUpdateUnreachable would let `pulumi up` report success while
 		// skipping every Kubernetes change: a failed run says more.
-	}, parent, pulumi.DependsOn(providerDeps)) // with Entra ID, the program acts through its admin grant
+	}, parent, pulumi.DependsOn(deps)) // with Entra ID, the program acts through its admin grant
 	if err != nil {
-		return nil, fmt.Errorf("creating the Kubernetes provider: %w", err)
+		return fmt.Errorf("creating the Kubernetes provider: %w", err)
 	}
 	c.Provider = provider
+	return nil
+}
 
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+// registerOutputs completes the component; it comes last, once every
+// output is known.
+func (c *Cluster) registerOutputs(ctx *pulumi.Context) error {
+	return ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"resourceGroupName":       c.ResourceGroupName,
 		"clusterName":             c.ClusterName,
 		"nodeResourceGroup":       c.NodeResourceGroup,
 		"oidcIssuerUrl":           c.OIDCIssuerURL,
 		"controlPlanePrincipalId": c.ControlPlanePrincipalID,
 		"kubeconfig":              c.Kubeconfig,
-	}); err != nil {
-		return nil, err
-	}
-	return c, nil
+	})
 }
 
 // aadProfile is the AKS-managed Entra ID integration with Azure RBAC.

@@ -154,28 +154,74 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 	}
 	parent := pulumi.Parent(w)
 
-	var principalID pulumi.StringOutput
-	if sp := args.ServicePrincipal; sp != nil {
-		if err := w.createServicePrincipal(ctx, name, sp, parent); err != nil {
+	principalID, err := w.createPrincipal(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.grantRoles(ctx, name, args, principalID, parent); err != nil {
+		return nil, err
+	}
+	if args.GrantVMSizeRead {
+		if err := w.grantVMSizeRead(ctx, name, args, principalID, parent); err != nil {
 			return nil, err
 		}
-		principalID = w.ServicePrincipal.ObjectId
-	} else {
-		identity, err := managedidentity.NewUserAssignedIdentity(ctx, name, &managedidentity.UserAssignedIdentityArgs{
-			ResourceGroupName: args.ResourceGroupName,
-			Location:          args.Location,
-			ResourceName:      args.IdentityName,
-			Tags:              args.Tags,
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("creating the CAA identity: %w", err)
-		}
-		w.Identity = identity
-		w.ClientID = identity.ClientId
-		w.ClientSecret = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
-		principalID = identity.PrincipalId
 	}
+	if args.ImageRead != nil {
+		if err := w.grantImageRead(ctx, name, args.ImageRead, principalID, parent); err != nil {
+			return nil, err
+		}
+	}
+	w.PrincipalID = principalID
+	if w.Identity != nil {
+		if err := w.federate(ctx, name, args, parent); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.registerOutputs(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
 
+// createPrincipal creates what CAA signs in as, a service principal or a
+// managed identity, and returns the principal every role is granted to.
+func (w *WorkloadIdentity) createPrincipal(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs,
+	parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	if sp := args.ServicePrincipal; sp != nil {
+		if err := w.createServicePrincipal(ctx, name, sp, parent); err != nil {
+			return pulumi.StringOutput{}, err
+		}
+		return w.ServicePrincipal.ObjectId, nil
+	}
+	if err := w.createManagedIdentity(ctx, name, args, parent); err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return w.Identity.PrincipalId, nil
+}
+
+// createManagedIdentity creates the user-assigned identity. It has no
+// password: ClientSecret is an empty secret so the output is there in both
+// modes.
+func (w *WorkloadIdentity) createManagedIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, parent pulumi.ResourceOption) error {
+	identity, err := managedidentity.NewUserAssignedIdentity(ctx, name, &managedidentity.UserAssignedIdentityArgs{
+		ResourceGroupName: args.ResourceGroupName,
+		Location:          args.Location,
+		ResourceName:      args.IdentityName,
+		Tags:              args.Tags,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("creating the CAA identity: %w", err)
+	}
+	w.Identity = identity
+	w.ClientID = identity.ClientId
+	w.ClientSecret = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+	return nil
+}
+
+// grantRoles grants the built-in roles CAA creates pod VMs with, each on
+// the narrowest scope that works.
+func (w *WorkloadIdentity) grantRoles(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, principalID pulumi.StringOutput,
+	parent pulumi.ResourceOption) error {
 	for _, r := range []identityRole{
 		{"vm-contributor", roleDefinition(args.SubscriptionID, RoleVirtualMachineContributor), args.PodVMResourceGroupID},
 		{"reader", roleDefinition(args.SubscriptionID, RoleReader), args.PodVMResourceGroupID},
@@ -190,86 +236,93 @@ func NewWorkloadIdentity(ctx *pulumi.Context, name string, args *WorkloadIdentit
 			Scope:            r.scope,
 		}, parent)
 		if err != nil {
-			return nil, fmt.Errorf("granting the CAA identity %s: %w", r.suffix, err)
+			return fmt.Errorf("granting the CAA identity %s: %w", r.suffix, err)
 		}
 		w.RoleAssignments = append(w.RoleAssignments, ra)
 	}
+	return nil
+}
 
-	if args.GrantVMSizeRead {
-		if args.VMSizeRoleName == nil {
-			return nil, fmt.Errorf("workload identity %q: VMSizeRoleName is required with GrantVMSizeRead", name)
-		}
-		subscriptionScope := args.SubscriptionID.ToStringOutput().ApplyT(func(sub string) string {
-			return "/subscriptions/" + sub
-		}).(pulumi.StringOutput)
-		role, err := customRole(ctx, name+"-vm-size-reader", args.VMSizeRoleName,
-			"Lets cloud-api-adaptor list VM sizes at start-up; nothing else.", subscriptionScope, []string{VMSizeReadAction}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("creating the VM size reader role: %w", err)
-		}
-		ra, err := authorization.NewRoleAssignment(ctx, name+"-vm-size-reader", &authorization.RoleAssignmentArgs{
-			PrincipalId:      principalID,
-			PrincipalType:    authorization.PrincipalTypeServicePrincipal,
-			RoleDefinitionId: role.ID().ToStringOutput(),
-			Scope:            subscriptionScope,
-		}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("granting the CAA identity the VM size reader role: %w", err)
-		}
-		w.VMSizeRole = role
-		w.RoleAssignments = append(w.RoleAssignments, ra)
+// grantVMSizeRead defines a role that may only list VM sizes and grants it
+// to CAA on the subscription, the only scope that action has.
+func (w *WorkloadIdentity) grantVMSizeRead(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, principalID pulumi.StringOutput,
+	parent pulumi.ResourceOption) error {
+	if args.VMSizeRoleName == nil {
+		return fmt.Errorf("workload identity %q: VMSizeRoleName is required with GrantVMSizeRead", name)
 	}
-
-	if args.ImageRead != nil {
-		if err := w.grantImageRead(ctx, name, args.ImageRead, principalID, parent); err != nil {
-			return nil, err
-		}
+	subscriptionScope := args.SubscriptionID.ToStringOutput().ApplyT(func(sub string) string {
+		return "/subscriptions/" + sub
+	}).(pulumi.StringOutput)
+	role, err := customRole(ctx, name+"-vm-size-reader", args.VMSizeRoleName,
+		"Lets cloud-api-adaptor list VM sizes at start-up; nothing else.", subscriptionScope, []string{VMSizeReadAction}, parent)
+	if err != nil {
+		return fmt.Errorf("creating the VM size reader role: %w", err)
 	}
+	ra, err := authorization.NewRoleAssignment(ctx, name+"-vm-size-reader", &authorization.RoleAssignmentArgs{
+		PrincipalId:      principalID,
+		PrincipalType:    authorization.PrincipalTypeServicePrincipal,
+		RoleDefinitionId: role.ID().ToStringOutput(),
+		Scope:            subscriptionScope,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("granting the CAA identity the VM size reader role: %w", err)
+	}
+	w.VMSizeRole = role
+	w.RoleAssignments = append(w.RoleAssignments, ra)
+	return nil
+}
 
-	w.PrincipalID = principalID
-	if w.Identity != nil {
-		fic, err := managedidentity.NewFederatedIdentityCredential(ctx, name+"-federation", &managedidentity.FederatedIdentityCredentialArgs{
+// federate lets CAA's service account, and then each of MoreSubjects, act
+// as the managed identity.
+func (w *WorkloadIdentity) federate(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, parent pulumi.ResourceOption) error {
+	fic, err := managedidentity.NewFederatedIdentityCredential(ctx, name+"-federation", &managedidentity.FederatedIdentityCredentialArgs{
+		ResourceGroupName:                       args.ResourceGroupName,
+		ResourceName:                            w.Identity.Name,
+		FederatedIdentityCredentialResourceName: pulumi.String("cloud-api-adaptor"),
+		Issuer:                                  args.OIDCIssuerURL,
+		Subject:                                 args.Subject,
+		Audiences:                               pulumi.StringArray{pulumi.String(TokenExchangeAudience)},
+		// Azure refuses a second credential with the same issuer and
+		// subject, so a replacement must delete the old one first.
+	}, parent, pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return fmt.Errorf("federating the CAA identity: %w", err)
+	}
+	w.FederatedCredential = fic
+	return w.federateMoreSubjects(ctx, name, args, parent)
+}
+
+// federateMoreSubjects federates each of MoreSubjects after the one before.
+func (w *WorkloadIdentity) federateMoreSubjects(ctx *pulumi.Context, name string, args *WorkloadIdentityArgs, parent pulumi.ResourceOption) error {
+	// ARM rejects concurrent credential writes on one identity with a
+	// 409 that azure-native v2.79.0 does not retry: chain them.
+	previous := w.FederatedCredential
+	for i, subject := range args.MoreSubjects {
+		more, err := managedidentity.NewFederatedIdentityCredential(ctx, fmt.Sprintf("%s-federation-%d", name, i+2), &managedidentity.FederatedIdentityCredentialArgs{
 			ResourceGroupName:                       args.ResourceGroupName,
 			ResourceName:                            w.Identity.Name,
-			FederatedIdentityCredentialResourceName: pulumi.String("cloud-api-adaptor"),
+			FederatedIdentityCredentialResourceName: pulumi.String(fmt.Sprintf("cloud-api-adaptor-%d", i+2)),
 			Issuer:                                  args.OIDCIssuerURL,
-			Subject:                                 args.Subject,
+			Subject:                                 subject,
 			Audiences:                               pulumi.StringArray{pulumi.String(TokenExchangeAudience)},
-			// Azure refuses a second credential with the same issuer and
-			// subject, so a replacement must delete the old one first.
-		}, parent, pulumi.DeleteBeforeReplace(true))
+		}, parent, pulumi.DeleteBeforeReplace(true), pulumi.DependsOn([]pulumi.Resource{previous}))
 		if err != nil {
-			return nil, fmt.Errorf("federating the CAA identity: %w", err)
+			return fmt.Errorf("federating the CAA identity with %d: %w", i+2, err)
 		}
-		w.FederatedCredential = fic
-		// ARM rejects concurrent credential writes on one identity with a
-		// 409 that azure-native v2.79.0 does not retry: chain them.
-		previous := fic
-		for i, subject := range args.MoreSubjects {
-			more, err := managedidentity.NewFederatedIdentityCredential(ctx, fmt.Sprintf("%s-federation-%d", name, i+2), &managedidentity.FederatedIdentityCredentialArgs{
-				ResourceGroupName:                       args.ResourceGroupName,
-				ResourceName:                            w.Identity.Name,
-				FederatedIdentityCredentialResourceName: pulumi.String(fmt.Sprintf("cloud-api-adaptor-%d", i+2)),
-				Issuer:                                  args.OIDCIssuerURL,
-				Subject:                                 subject,
-				Audiences:                               pulumi.StringArray{pulumi.String(TokenExchangeAudience)},
-			}, parent, pulumi.DeleteBeforeReplace(true), pulumi.DependsOn([]pulumi.Resource{previous}))
-			if err != nil {
-				return nil, fmt.Errorf("federating the CAA identity with %d: %w", i+2, err)
-			}
-			w.MoreFederatedCredentials = append(w.MoreFederatedCredentials, more)
-			previous = more
-		}
+		w.MoreFederatedCredentials = append(w.MoreFederatedCredentials, more)
+		previous = more
 	}
+	return nil
+}
 
-	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
+// registerOutputs completes the component; it comes last, once every
+// output is known.
+func (w *WorkloadIdentity) registerOutputs(ctx *pulumi.Context) error {
+	return ctx.RegisterResourceOutputs(w, pulumi.Map{
 		"clientId":     w.ClientID,
 		"principalId":  w.PrincipalID,
 		"clientSecret": w.ClientSecret,
-	}); err != nil {
-		return nil, err
-	}
-	return w, nil
+	})
 }
 
 // grantImageRead defines a role that may only read the pod VM image and

@@ -21,51 +21,76 @@ var (
 	tagPattern     = regexp.MustCompile(`^([\w][\w.-]{0,127}(@sha256:[a-f0-9]{64})?|sha256:[a-f0-9]{64})$`)
 )
 
-// parseCAA reads and checks the keys of the Kubernetes half.
+// parseCAA reads and checks the keys of the Kubernetes half. The order of
+// the steps is the order the user sees the problems in.
 func parseCAA(c *Config, r *reader) (warnings []string) {
-	version := r.strOr(keyCAAVersion, upstream.DefaultVersion)
-	overrides := upstream.ReleaseOverrides{
+	warnings = parseRelease(c, r)
+	parseInstall(c, r)
+	parseSample(c, r)
+	parsePodVMs(c, r)
+	return warnings
+}
+
+// parseRelease resolves the CAA release with the user's overrides. A bad
+// key skips the resolution, whose problems would only repeat it.
+func parseRelease(c *Config, r *reader) (warnings []string) {
+	version, overrides, ok := readRelease(r)
+	if !ok {
+		return nil
+	}
+	release, problems := upstream.ResolveRelease(version, overrides)
+	for _, p := range problems {
+		r.fail(keyCAAVersion, "%s", p)
+	}
+	c.Release = release
+	checkRelease(c, r)
+	if release.Unverified != "" {
+		warnings = append(warnings, fmt.Sprintf("caaVersion %s: not verified at the release tag: %s", release.CAAVersion, release.Unverified))
+	}
+	return warnings
+}
+
+// readRelease reads the release version and its overrides; ok is false when
+// any of them is malformed.
+func readRelease(r *reader) (version string, overrides upstream.ReleaseOverrides, ok bool) {
+	version = r.strOr(keyCAAVersion, upstream.DefaultVersion)
+	overrides = upstream.ReleaseOverrides{
 		OperatorVersion: r.str(keyOperatorVersion),
 		Image:           r.strOr(keyCAAImage, upstream.DefaultImage),
 		Tag:             r.str(keyCAATag),
 		PodVMImageID:    r.str(keyPodVMImageID),
 		ChartVersion:    r.str(keyChartVersion),
 	}
-	versionOK := true
+	ok = true
 	if !versionPattern.MatchString(version) {
 		r.fail(keyCAAVersion, "%q is not a release version such as %s", version, upstream.DefaultVersion)
-		versionOK = false
+		ok = false
 	}
 	if v := overrides.OperatorVersion; v != "" && !versionPattern.MatchString(v) {
 		r.fail(keyOperatorVersion, "%q is not a release version such as %s", v, upstream.DefaultVersion)
-		versionOK = false
+		ok = false
 	}
 	if !imagePattern.MatchString(overrides.Image) {
 		r.fail(keyCAAImage, "%q is not a container image reference such as %s", overrides.Image, upstream.DefaultImage)
-		versionOK = false
+		ok = false
 	}
 	if t := overrides.Tag; t != "" && !tagPattern.MatchString(t) {
 		r.fail(keyCAATag, "%q is not an image tag (letters, digits, '_', '.', '-'), a sha256 digest, or tag@sha256:<digest>", t)
-		versionOK = false
+		ok = false
 	}
 	if id := overrides.PodVMImageID; id != "" {
 		if _, err := azname.ParseImageID(id); err != nil {
 			r.fail(keyPodVMImageID, "%v", err)
-			versionOK = false
+			ok = false
 		}
 	}
-	if versionOK {
-		release, problems := upstream.ResolveRelease(version, overrides)
-		for _, p := range problems {
-			r.fail(keyCAAVersion, "%s", p)
-		}
-		c.Release = release
-		checkRelease(c, r)
-		if release.Unverified != "" {
-			warnings = append(warnings, fmt.Sprintf("caaVersion %s: not verified at the release tag: %s", release.CAAVersion, release.Unverified))
-		}
-	}
+	return version, overrides, ok
+}
 
+// parseInstall reads how the release is installed: local sources, the
+// chart's webhook and the operator's RBAC proxy. What fits depends on the
+// release's install method, so it comes after parseRelease.
+func parseInstall(c *Config, r *reader) {
 	c.CAASourceDir = r.str(keyCAASourceDir)
 	if c.CAASourceDir != "" {
 		check := upstream.CheckCAADir
@@ -93,7 +118,11 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 	if !imagePattern.MatchString(c.RBACProxyImage) {
 		r.fail(keyRBACProxyImage, "%q is not a container image reference such as %s", c.RBACProxyImage, upstream.DefaultRBACProxyImage)
 	}
+}
 
+// parseSample reads the sample workload; each replica is an Azure VM, hence
+// the bound.
+func parseSample(c *Config, r *reader) {
 	c.Sample = r.boolean(keySample, true, "true deploys the nginx sample, false skips it")
 	c.SampleImage = r.strOr(keySampleImage, DefaultSampleImage)
 	if !imagePattern.MatchString(c.SampleImage) {
@@ -106,6 +135,10 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 			}
 			return ""
 		})
+}
+
+// parsePodVMs reads what CAA is told about the pod VMs it creates.
+func parsePodVMs(c *Config, r *reader) {
 	c.PeerPodsLimitPerNode = r.integer(keyPeerPodsLimitPerNode, upstream.PeerPodsLimit,
 		"use the pod VMs allowed per node (CAA's default is 10), or a negative number to not advertise a limit", func(n int) string {
 			if n == 0 {
@@ -125,8 +158,12 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		r.fail(keyEnableSecureBoot, "is true but disableCvm is true; CAA enables secure boot only on confidential VMs")
 		c.EnableSecureBoot = false
 	}
+	c.PodVMTags = parsePodVMTags(r)
+}
 
-	c.PodVMTags = parseTags(r, keyPodVMTags, func(k, v string) string {
+// parsePodVMTags reads the tags CAA puts on each pod VM.
+func parsePodVMTags(r *reader) map[string]string {
+	return parseTags(r, keyPodVMTags, func(k, v string) string {
 		// CAA's entrypoint passes `-tags ${TAGS}` unquoted (v0.10.0's
 		// entrypoint.sh), so a space would split the value and drop every
 		// flag after it.
@@ -136,7 +173,6 @@ func parseCAA(c *Config, r *reader) (warnings []string) {
 		}
 		return ""
 	})
-	return warnings
 }
 
 // checkRelease refuses what the release cannot do with these settings.
