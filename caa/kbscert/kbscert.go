@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -117,20 +118,18 @@ func DeriveBase64(seedBase64 string, addresses ...string) ([]string, error) {
 	return []string{p.Certificate, p.PrivateKey}, nil
 }
 
-// keyFromSeed maps the seed to a P-256 private key. A hash of the seed is
-// the scalar; the rare hash that is not a valid scalar (zero, or not below
-// the group order: about 2^-32) is hashed again with a counter.
+// keyFromSeed maps the seed to a P-256 private key: a 384-bit hash of the
+// seed reduced into [1, n-1] (its bias, under 2^-128, does not matter for a
+// key), so every seed gives a key and no loop is needed.
 func keyFromSeed(seed []byte) (*ecdsa.PrivateKey, error) {
-	for counter := byte(0); counter < 16; counter++ {
-		h := sha256.New()
-		h.Write([]byte("caa-azure kbs tls key"))
-		h.Write([]byte{counter})
-		h.Write(seed)
-		if key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), h.Sum(nil)); err == nil {
-			return key, nil
-		}
-	}
-	return nil, errors.New("no P-256 key from the KBS certificate seed")
+	h := sha512.New384()
+	h.Write([]byte("caa-azure kbs tls key"))
+	h.Write(seed)
+	order := elliptic.P256().Params().N
+	d := new(big.Int).SetBytes(h.Sum(nil))
+	d.Mod(d, new(big.Int).Sub(order, big.NewInt(1)))
+	d.Add(d, big.NewInt(1))
+	return ecdsa.ParseRawPrivateKey(elliptic.P256(), d.FillBytes(make([]byte, 32)))
 }
 
 // serialOf is a positive 128-bit serial from the public key: unique per
