@@ -437,11 +437,37 @@ func (o *operator) reconcile(k *kube) {
 		_, _, _ = k.do("PATCH", "/apis/confidentialcontainers.org/v1beta1/ccruntimes/"+name+"/status",
 			map[string]any{"status": map[string]any{"runtimeClass": rc}}, "application/merge-patch+json")
 	}
+	o.assignLoadBalancers(k)
 	if len(runtimes.Items) > 0 || o.chartPath(k) {
 		_, _, _ = k.do("POST", "/apis/node.k8s.io/v1/runtimeclasses", map[string]any{
 			"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
 			"metadata": map[string]any{"name": rc}, "handler": rc,
 		}, "application/json")
+	}
+}
+
+// assignLoadBalancers plays Azure's cloud provider for the KBS's internal
+// load balancer: a LoadBalancer Service gets the address its annotation
+// asks for, which Pulumi waits for.
+func (o *operator) assignLoadBalancers(k *kube) {
+	code, b, err := k.do("GET", "/api/v1/services", nil, "")
+	if err != nil || code != 200 {
+		return
+	}
+	var services struct {
+		Items []map[string]any `json:"items"`
+	}
+	if json.Unmarshal(b, &services) != nil {
+		return
+	}
+	for _, svc := range services.Items {
+		ip := str(svc, "metadata", "annotations", "service.beta.kubernetes.io/azure-load-balancer-ipv4")
+		if str(svc, "spec", "type") != "LoadBalancer" || ip == "" || len(list(svc, "status", "loadBalancer", "ingress")) > 0 {
+			continue
+		}
+		path := "/api/v1/namespaces/" + str(svc, "metadata", "namespace") + "/services/" + str(svc, "metadata", "name") + "/status"
+		_, _, _ = k.do("PATCH", path, map[string]any{"status": map[string]any{"loadBalancer": map[string]any{
+			"ingress": []any{map[string]any{"ip": ip}}}}}, "application/merge-patch+json")
 	}
 }
 

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,15 +60,21 @@ func TestOperatorPath(t *testing.T) {
 }
 
 // TestChartPath runs the same on the chart path (caaVersion 0.20.0) with a
-// local chart of our own, and destroys with a PeerPod holding CAA's
-// finalizer, as CAA leaves them.
+// local chart of our own and attestation on (our flat-store trustee tree),
+// and destroys with a PeerPod holding CAA's finalizer, as CAA leaves them.
+// With attestation, the second run also shows that the KBS certificate,
+// the initdata pinning it and the resource policy bound to its PCR 8 are
+// the same on every run.
 func TestChartPath(t *testing.T) {
 	e := newEnv(t, map[string]string{
-		"caa-azure:caaVersion":   "0.20.0",
-		"caa-azure:instanceSize": firstSize,
-		"caa-azure:caaSourceDir": filepath.Join(repoRoot, "tests", "engine", "testdata", "cloud-api-adaptor"),
+		"caa-azure:caaVersion":       "0.20.0",
+		"caa-azure:instanceSize":     firstSize,
+		"caa-azure:caaSourceDir":     filepath.Join(repoRoot, "tests", "engine", "testdata", "cloud-api-adaptor"),
+		"caa-azure:attestation":      "true",
+		"caa-azure:trusteeSourceDir": fixture("fixtures", "trustee-kvstorage"),
 	})
 	e.firstUp(t)
+	e.kbsServesPinnedCertificate(t)
 	e.noChanges(t)
 	// The chart is a component whose values change: the engine may show it
 	// as an update besides the ConfigMap and the DaemonSet it renders.
@@ -109,6 +116,29 @@ func (e *env) firstUp(t *testing.T) {
 		}
 		if len(kubernetesObjects(e.state())) == 0 {
 			t.Error("no Kubernetes object in state")
+		}
+	})
+}
+
+// kbsServesPinnedCertificate: the KBS in the API server reads https
+// settings and the certificate the stack exports, and CAA's global
+// initdata (in peer-pods-cm) carries that certificate.
+func (e *env) kbsServesPinnedCertificate(t *testing.T) {
+	step(t, "the KBS serves the pinned certificate", func(t *testing.T) {
+		out, err := e.stack.Outputs(e.ctx)
+		must(t, err)
+		cert, _ := out["kbsCertificate"].Value.(string)
+		if !strings.HasPrefix(cert, "-----BEGIN CERTIFICATE-----") {
+			t.Fatalf("kbsCertificate output %q", cert)
+		}
+		secret := e.cluster.admin.get(t, "/api/v1/namespaces/coco-tenant/secrets/kbs-https")
+		served, err := base64.StdEncoding.DecodeString(str(secret, "data", "https-cert.pem"))
+		if err != nil || string(served) != cert {
+			t.Errorf("the KBS's https secret holds another certificate than kbsCertificate (%v)", err)
+		}
+		cm := e.cluster.admin.get(t, "/api/v1/namespaces/"+namespace+"/configmaps/"+caaConfigMap)
+		if str(cm, "data", "INITDATA") == "" {
+			t.Error("peer-pods-cm has no INITDATA")
 		}
 	})
 }
