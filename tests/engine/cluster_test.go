@@ -191,6 +191,10 @@ func (c *cluster) waitNodeReady() {
 		for _, cond := range list(node, "status", "conditions") {
 			m, _ := cond.(map[string]any)
 			if m["type"] == "Ready" && m["status"] == "True" {
+				// The API server taints a new node not-ready; the node
+				// lifecycle controller, which would lift it, is off (see
+				// kube-controller-manager above), so the test lifts it.
+				c.admin.mergePatch(c.t, "/api/v1/nodes/"+nodeName, map[string]any{"spec": map[string]any{"taints": nil}})
 				return
 			}
 		}
