@@ -304,6 +304,15 @@ func (c *Cluster) registerProvider(ctx *pulumi.Context, name string, deps []pulu
 		// Only a new cluster (a new ARM id) replaces the provider; a
 		// refreshed kubeconfig is an update, not a replace of every object.
 		ClusterIdentifier: c.ManagedCluster.ID().ToStringOutput(),
+		// A changed ConfigMap or Secret is updated in place, not replaced.
+		// The provider's default replaces it, and an object with a fixed
+		// name (peer-pods-cm) is deleted before it is recreated: CAA's
+		// configuration is briefly gone, and the engine then replaces
+		// what depends on it, the sample's Deployment and its pod VM
+		// (seen under the real engine, tests/engine). CAA still rolls: its
+		// pod template carries the checksum of what it reads.
+		EnableConfigMapMutable: pulumi.BoolPtr(true),
+		EnableSecretMutable:    pulumi.BoolPtr(true),
 		// deleteUnreachable and skipUpdateUnreachable stay unset, on
 		// purpose. With deleteUnreachable the provider's Read drops an
 		// object from state on any discovery error (an expired login, a 401,

@@ -255,6 +255,14 @@ func TestWholeStack(t *testing.T) {
 					t.Errorf("provider %s = %v, want it unset", key, v)
 				}
 			}
+			// A config change updates peer-pods-cm in place; the provider's
+			// default replaces it (deleting it first) and, with it, the
+			// sample's Deployment (tests/engine shows both).
+			for _, key := range []resource.PropertyKey{"enableConfigMapMutable", "enableSecretMutable"} {
+				if v := prov.Inputs[key]; !v.IsBool() || !v.BoolValue() {
+					t.Errorf("provider %s = %v, want true", key, v)
+				}
+			}
 			expect(t, "provider clusterIdentifier", str(t, prov, "clusterIdentifier"),
 				"/subscriptions/"+subscriptionID+"/resourceGroups/"+rgName+"/providers/Microsoft.ContainerService/managedClusters/"+clusterName)
 

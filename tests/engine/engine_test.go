@@ -419,15 +419,29 @@ func playOperator(t *testing.T, k *kube) *operator {
 
 func (o *operator) reconcile(k *kube) {
 	const rc = "kata-remote"
+	o.assignLoadBalancers(k)
+	installed := o.reportCcRuntimes(k, rc) || o.chartPath(k)
+	if installed {
+		_, _, _ = k.do("POST", "/apis/node.k8s.io/v1/runtimeclasses", map[string]any{
+			"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+			"metadata": map[string]any{"name": rc}, "handler": rc,
+		}, "application/json")
+	}
+}
+
+// reportCcRuntimes sets every CcRuntime's status to installed and says
+// whether there is one; false when there is no CcRuntime CRD (the chart
+// path) or the API server is stopped.
+func (o *operator) reportCcRuntimes(k *kube, rc string) bool {
 	code, b, err := k.do("GET", "/apis/confidentialcontainers.org/v1beta1/ccruntimes", nil, "")
 	if err != nil || code != 200 {
-		return // no CRD yet, or the API server is stopped
+		return false
 	}
 	var runtimes struct {
 		Items []map[string]any `json:"items"`
 	}
 	if json.Unmarshal(b, &runtimes) != nil {
-		return
+		return false
 	}
 	for _, cr := range runtimes.Items {
 		if str(cr, "status", "runtimeClass") == rc {
@@ -437,13 +451,7 @@ func (o *operator) reconcile(k *kube) {
 		_, _, _ = k.do("PATCH", "/apis/confidentialcontainers.org/v1beta1/ccruntimes/"+name+"/status",
 			map[string]any{"status": map[string]any{"runtimeClass": rc}}, "application/merge-patch+json")
 	}
-	o.assignLoadBalancers(k)
-	if len(runtimes.Items) > 0 || o.chartPath(k) {
-		_, _, _ = k.do("POST", "/apis/node.k8s.io/v1/runtimeclasses", map[string]any{
-			"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-			"metadata": map[string]any{"name": rc}, "handler": rc,
-		}, "application/json")
-	}
+	return len(runtimes.Items) > 0
 }
 
 // assignLoadBalancers plays Azure's cloud provider for the KBS's internal

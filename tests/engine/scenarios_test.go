@@ -174,6 +174,9 @@ func (e *env) instanceSizeChange(t *testing.T, required, optional []string) {
 		must(t, e.stack.SetConfig(e.ctx, "caa-azure:instanceSize", auto.ConfigValue{Value: secondSize}))
 		summary, steps := e.up()
 		only(t, "instanceSize up", summary, "update")
+		if len(steps["replace"]) > 0 {
+			t.Errorf("instanceSize replaced %v: a replaced object with a fixed name is deleted first, so CAA's config is briefly gone", steps["replace"])
+		}
 		seen := map[string]bool{}
 		for _, urn := range steps["update"] {
 			typ, name := urnType(urn), urnName(urn)
@@ -280,8 +283,16 @@ func (e *env) destroy(t *testing.T, prepare func()) {
 		before(t, deletes, "azure-native:authorization:RoleAssignment caa-identity-reader", group+"network-podvms")
 		before(t, deletes, group+"network-podvms", "azure-native:network:Subnet network-peerpods")
 		before(t, deletes, "azure-native:network:Subnet network-peerpods", "azure-native:network:NatGateway network-nat")
-		if last := deletes[len(deletes)-1]; !strings.HasPrefix(last, group) || strings.HasSuffix(last, "-podvms") {
-			t.Errorf("the stack's resource group is not deleted last: %v", deletes)
+		// The last Azure delete; the random suffix that names the group goes
+		// after it, as anything the group depends on.
+		var azure []string
+		for _, d := range deletes {
+			if strings.HasPrefix(d, "azure-native:") {
+				azure = append(azure, d)
+			}
+		}
+		if last := azure[len(azure)-1]; !strings.HasPrefix(last, group) || strings.HasSuffix(last, "-podvms") {
+			t.Errorf("the stack's resource group is not the last Azure resource deleted: %v", deletes)
 		}
 
 		// CAA was deleted through the API; the sample went with the cluster.
