@@ -447,9 +447,16 @@ func (o *operator) reportCcRuntimes(k *kube, rc string) bool {
 		if str(cr, "status", "runtimeClass") == rc {
 			continue
 		}
+		// The operator's CRD requires runtimeName and totalNodesCount in
+		// the status (api/v1beta1 at v0.10.0); one node here.
+		runtimeName := str(cr, "spec", "runtimeName")
+		if runtimeName == "" {
+			runtimeName = "kata"
+		}
 		name := str(cr, "metadata", "name")
 		_, _, _ = k.do("PATCH", "/apis/confidentialcontainers.org/v1beta1/ccruntimes/"+name+"/status",
-			map[string]any{"status": map[string]any{"runtimeClass": rc}}, "application/merge-patch+json")
+			map[string]any{"status": map[string]any{"runtimeClass": rc, "runtimeName": runtimeName, "totalNodesCount": 1}},
+			"application/merge-patch+json")
 	}
 	return len(runtimes.Items) > 0
 }
