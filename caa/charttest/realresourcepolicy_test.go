@@ -68,14 +68,7 @@ func TestRealTrusteeResourcePolicy(t *testing.T) {
 			continue
 		}
 		t.Run(version, func(t *testing.T) {
-			tr, _ := upstream.TrusteeOf(version)
-			root := t.TempDir()
-			extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
-			m, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage,
-				Address: "10.0.255.254", BindResourcePolicy: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, tr := renderAtPin(t, repo, version, caa.TrusteeOptions{BindResourcePolicy: true})
 			facts := append(append([]sourceFact{}, claimFacts...), fileStoreFacts...)
 			if m.Storage == caa.StorageKV {
 				facts = append(append([]sourceFact{}, claimFacts...), kvStoreFacts...)

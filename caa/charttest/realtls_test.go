@@ -3,7 +3,6 @@ package charttest
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,13 +53,7 @@ func TestRealTrusteeServesHTTPS(t *testing.T) {
 	}
 	for _, version := range upstream.KnownVersions() {
 		t.Run(version, func(t *testing.T) {
-			tr, _ := upstream.TrusteeOf(version)
-			root := t.TempDir()
-			extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
-			m, err := caa.RenderTrustee(root, caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage, Address: "10.0.255.254"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, tr := renderAtPin(t, repo, version, caa.TrusteeOptions{})
 			var config string
 			for _, o := range m.Objects {
 				if md, _ := o["metadata"].(map[string]any); o["kind"] == "ConfigMap" && strings.HasPrefix(md["name"].(string), "kbs-config") {

@@ -26,15 +26,7 @@ func TestRealTrusteeTree(t *testing.T) {
 	}
 	for _, version := range upstream.KnownVersions() {
 		t.Run(version, func(t *testing.T) {
-			tr, _ := upstream.TrusteeOf(version)
-			root := t.TempDir()
-			extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
-			opts := caa.TrusteeOptions{KBSImage: tr.Image, HelperImage: upstream.DefaultHelperImage, Address: "10.0.255.254",
-				PCCSURL: upstream.AzurePCCS}
-			m, err := caa.RenderTrustee(root, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, tr := renderAtPin(t, repo, version, caa.TrusteeOptions{PCCSURL: upstream.AzurePCCS})
 			// The flat store arrived with trustee v0.19.0, pinned by CAA 0.20.0.
 			wantKV := version >= "0.20.0"
 			if (m.Storage == caa.StorageKV) != wantKV {
@@ -63,4 +55,20 @@ func TestRealTrusteeTree(t *testing.T) {
 			t.Logf("trustee %s: %s storage, objects %s", tr.Ref, m.Storage, strings.Join(kinds, ","))
 		})
 	}
+}
+
+// renderAtPin renders trustee's KBS tree at the reference CAA version pins,
+// from repo, as the program does with opts (the pinned images and a fixed
+// address filled in).
+func renderAtPin(t *testing.T, repo, version string, opts caa.TrusteeOptions) (*caa.TrusteeManifests, upstream.Trustee) {
+	t.Helper()
+	tr, _ := upstream.TrusteeOf(version)
+	root := t.TempDir()
+	extract(t, repo, tr.Ref, upstream.TrusteeKubernetesDir, filepath.Join(root, upstream.TrusteeKubernetesDir))
+	opts.KBSImage, opts.HelperImage, opts.Address = tr.Image, upstream.DefaultHelperImage, "10.0.255.254"
+	m, err := caa.RenderTrustee(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tr
 }
