@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -73,8 +74,8 @@ func NewAttestation(ctx *pulumi.Context, name string, args *AttestationArgs, opt
 	if args == nil || args.Manifests == nil {
 		return nil, fmt.Errorf("attestation %q: Manifests are required", name)
 	}
-	if args.Manifests.ResourcePolicy != "" && args.ResourcePolicy == nil {
-		return nil, fmt.Errorf("attestation %q: the manifests bind the resource policy, but no ResourcePolicy is given", name)
+	if err := checkAttestationArgs(args); err != nil {
+		return nil, fmt.Errorf("attestation %q: %w", name, err)
 	}
 	a := &Attestation{}
 	if err := ctx.RegisterComponentResource("caa-azure:caa:Attestation", name, a, opts...); err != nil {
@@ -101,10 +102,7 @@ func NewAttestation(ctx *pulumi.Context, name string, args *AttestationArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	fillKBS, err := a.kbsFiller(args, tlsKey)
-	if err != nil {
-		return nil, err
-	}
+	fillKBS := a.kbsFiller(args, tlsKey)
 
 	var withCluster []pulumi.ResourceOption
 	if args.Cluster != nil {
@@ -183,11 +181,8 @@ func (a *Attestation) deriveCertificate(ctx *pulumi.Context, name, address strin
 // https secret, the bound resource policy, and on the KBS's pod template
 // the digests of both, so that a new certificate or policy restarts the KBS
 // (it reads them at start; a secret volume would change under it unseen).
-func (a *Attestation) kbsFiller(args *AttestationArgs, tlsKey pulumi.StringOutput) (func(Object), error) {
+func (a *Attestation) kbsFiller(args *AttestationArgs, tlsKey pulumi.StringOutput) func(Object) {
 	m := args.Manifests
-	if m.TLSSecret == "" {
-		return nil, errors.New("the KBS manifests have no https secret: render them with RenderTrustee")
-	}
 	var policy pulumi.StringOutput
 	if m.ResourcePolicy != "" {
 		policy = a.Certificate.ApplyT(args.ResourcePolicy).(pulumi.StringOutput)
@@ -205,7 +200,22 @@ func (a *Attestation) kbsFiller(args *AttestationArgs, tlsKey pulumi.StringOutpu
 				annotations[ResourcePolicyAnnotation] = policy.ApplyT(digest)
 			}
 		}
-	}, nil
+	}
+}
+
+// checkAttestationArgs refuses, before anything is registered, what would
+// otherwise fail only once the certificate's seed is known.
+func checkAttestationArgs(args *AttestationArgs) error {
+	if _, err := netip.ParseAddr(args.Address); err != nil {
+		return fmt.Errorf("Address %q is not the KBS's IP address (its certificate names it): %w", args.Address, err)
+	}
+	if args.Manifests.TLSSecret == "" {
+		return errors.New("the KBS manifests have no https secret: render them with RenderTrustee")
+	}
+	if args.Manifests.ResourcePolicy != "" && args.ResourcePolicy == nil {
+		return errors.New("the manifests bind the resource policy, but no ResourcePolicy is given")
+	}
+	return nil
 }
 
 // digest is the hex sha256 of a text.

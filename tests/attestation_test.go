@@ -564,3 +564,60 @@ func TestKBSServesPinnedCertificate(t *testing.T) {
 		})
 	}
 }
+
+// TestAttestationComponentRefusesBadArgs: what would otherwise fail only
+// once the certificate's seed is known is refused before the component or
+// any seed is registered.
+func TestAttestationComponentRefusesBadArgs(t *testing.T) {
+	rendered := func(t *testing.T, bind bool) *caa.TrusteeManifests {
+		m, err := caa.RenderTrustee(kvTrustee, caa.TrusteeOptions{KBSImage: "example.com/kbs:v1", HelperImage: "example.com/busybox:1",
+			Address: defaultKBSAddress, BindResourcePolicy: bind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	policy := func(string) (string, error) { return "package policy\n", nil }
+	for name, tc := range map[string]struct {
+		args func(t *testing.T) *caa.AttestationArgs
+		want string
+	}{
+		"no address": {func(t *testing.T) *caa.AttestationArgs {
+			return &caa.AttestationArgs{Manifests: rendered(t, true), ResourcePolicy: policy}
+		}, "Address"},
+		"not an address": {func(t *testing.T) *caa.AttestationArgs {
+			return &caa.AttestationArgs{Manifests: rendered(t, true), Address: "kbs.local", ResourcePolicy: policy}
+		}, `Address "kbs.local"`},
+		"bound policy without its function": {func(t *testing.T) *caa.AttestationArgs {
+			return &caa.AttestationArgs{Manifests: rendered(t, true), Address: defaultKBSAddress}
+		}, "no ResourcePolicy"},
+		"manifests without the https secret": {func(t *testing.T) *caa.AttestationArgs {
+			m := rendered(t, false)
+			m.TLSSecret = ""
+			return &caa.AttestationArgs{Manifests: m, Address: defaultKBSAddress}
+		}, "https secret"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := tc.args(t)
+			m := newMocks()
+			err := run(t, "snp", stackConfig(t, "snp"), m, func(ctx *pulumi.Context) error {
+				_, err := caa.NewAttestation(ctx, "attestation", args)
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+			if n := len(m.resources); n != 0 {
+				t.Errorf("%d resources registered before the error", n)
+			}
+		})
+	}
+	// The control: the same arguments, complete, register.
+	m := newMocks()
+	if err := run(t, "snp", stackConfig(t, "snp"), m, func(ctx *pulumi.Context) error {
+		_, err := caa.NewAttestation(ctx, "attestation", &caa.AttestationArgs{Manifests: rendered(t, true), Address: defaultKBSAddress, ResourcePolicy: policy})
+		return err
+	}); err != nil || len(m.resources) == 0 {
+		t.Fatalf("complete arguments: %v, %d resources", err, len(m.resources))
+	}
+}
